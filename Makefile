@@ -1,0 +1,28 @@
+# The README's two commands: `make run` and `make test`.
+# Everything is installed into .venv (Python packages) and ~/.cache/botwatch (the broker's jars).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test venv clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## run: local broker, topics, live synthetic traffic and the consumer printing flags (Ctrl-C stops all)
+run: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash deploy/run.sh
+
+## test: unit tests and integration tests against a real Kafka broker
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .botwatch .pytest_cache

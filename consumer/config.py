@@ -1,0 +1,193 @@
+"""Options of every ``botwatch`` subcommand, from one table.
+
+Each option is resolved, highest precedence first, from the command line, the
+environment variable ``BOTWATCH_<NAME>`` (upper case, ``-`` as ``_``), the TOML
+file given by ``--config`` and the default below. A value that cannot be used
+fails at start with a :class:`ConfigError` naming the option, where it came
+from, and what would be accepted.
+
+Kafka client settings that botwatch does not model (TLS, SASL, ...) pass
+through from a ``[kafka]`` table in the TOML file or from environment
+variables ``BOTWATCH_KAFKA_<SETTING>`` (``.`` as ``_``, e.g.
+``BOTWATCH_KAFKA_SASL_PASSWORD`` for ``sasl.password``). They are never logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+class ConfigError(Exception):
+    """A configuration value that botwatch cannot start with."""
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    default: Any
+    help: str
+    type: Callable[[str], Any] = str
+    commands: tuple[str, ...] = ()
+    check: Callable[[Any], bool] | None = None
+    expect: str = ""
+
+    @property
+    def env(self) -> str:
+        return "BOTWATCH_" + self.name.upper().replace("-", "_")
+
+
+def _positive(v: float) -> bool:
+    return v > 0
+
+
+def _non_negative(v: float) -> bool:
+    return v >= 0
+
+
+def _probability(v: float) -> bool:
+    return 0.0 <= v <= 1.0
+
+
+def _bool(text: str) -> bool:
+    lowered = str(text).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
+ALL = ("broker", "topics", "consume", "generate", "replay", "evaluate", "bench")
+KAFKA = ("topics", "consume", "generate", "replay", "bench")
+
+OPTIONS: tuple[Option, ...] = (
+    Option("bootstrap", "127.0.0.1:9092", "Kafka bootstrap servers (host:port,...)", commands=ALL),
+    Option("broker-dir", ".botwatch/kafka", "where the local broker keeps its data, jars and logs", commands=("broker",)),
+    Option("tweets-topic", "tweets", "input topic of tweet events", commands=KAFKA + ("bench",)),
+    Option("labels-topic", "labels", "input topic of review labels", commands=KAFKA),
+    Option("flags-topic", "bot-flags", "output topic of bot flags", commands=KAFKA),
+    Option("dlq-topic", "tweets.dlq", "dead-letter topic for undecodable input", commands=KAFKA),
+    Option("partitions", 6, "partitions of tweets, labels and bot-flags", int, ("topics",), _positive, "a positive integer"),
+    Option("group", "botwatch", "consumer group id", commands=("consume",)),
+    Option("transactional-id", "", "transactional id prefix (default: the group id and a process-unique suffix)", commands=("consume",)),
+    Option("metrics-port", 9108, "port of /metrics", int, ("consume",), lambda p: 0 <= p < 65536, "a port number 0-65535"),
+    Option("metrics-addr", "127.0.0.1", "address /metrics binds to", commands=("consume",)),
+    Option("batch-size", 1000, "messages per consume() call", int, ("consume",), _positive, "a positive integer"),
+    Option("poll-timeout", 0.2, "seconds one consume() call may wait", float, ("consume",), _positive, "a positive number of seconds"),
+    Option("checkpoint-interval", 1.0, "seconds between transaction commits", float, ("consume",), _non_negative, "seconds >= 0"),
+    Option("review-threshold", 0.5, "score at or above which an account goes to review", float, ("consume", "evaluate"), _probability, "a probability in [0, 1]"),
+    Option("block-threshold", 0.9, "score at or above which an account may be blocked", float, ("consume", "evaluate"), _probability, "a probability in [0, 1]"),
+    Option("min-tweets", 5, "tweets an account needs before it is scored", int, ("consume", "evaluate"), _positive, "a positive integer"),
+    Option("min-labels", 20, "labels of each class the model needs before it may block", int, ("consume", "evaluate"), _non_negative, "an integer >= 0"),
+    Option("print-flags", False, "print each flag to stdout as it is emitted", _bool, ("consume",)),
+    Option("exit-when-idle", 0.0, "exit after this many seconds without input (0: run until stopped)", float, ("consume",), _non_negative, "seconds >= 0"),
+    Option("accounts", 500, "accounts to simulate", int, ("generate",), _positive, "a positive integer"),
+    Option("bot-fraction", 0.2, "fraction of simulated accounts that are spam bots", float, ("generate",), _probability, "a fraction in [0, 1]"),
+    Option("tweets", 20000, "tweets to generate", int, ("generate",), _positive, "a positive integer"),
+    Option("label-fraction", 0.3, "fraction of accounts that get a review label", float, ("generate",), _probability, "a fraction in [0, 1]"),
+    Option("label-delay", 6 * 3600.0, "seconds between an account's first tweet and its review label", float, ("generate",), _non_negative, "seconds >= 0"),
+    Option("seed", 7, "random seed", int, ("generate",)),
+    Option("rate", 0.0, "tweets per second to send (0: as fast as possible)", float, ("generate",), _non_negative, "a rate >= 0"),
+    Option("truth-out", "", "write account_id,label of every simulated account to this CSV", commands=("generate",)),
+)
+
+
+@dataclass
+class Settings:
+    """Resolved options, reachable as attributes (``settings.batch_size``)."""
+
+    values: dict[str, Any]
+    kafka: dict[str, str] = field(default_factory=dict)
+
+    def __getattr__(self, item: str) -> Any:
+        try:
+            return self.values[item.replace("_", "-")]
+        except KeyError:
+            raise AttributeError(item) from None
+
+    def client_config(self, **extra: Any) -> dict[str, Any]:
+        """librdkafka settings: bootstrap, pass-through security settings, then ``extra``."""
+        return {"bootstrap.servers": self.values["bootstrap"], **self.kafka, **extra}
+
+    def redacted(self) -> dict[str, Any]:
+        """What may be logged: options and the *names* of pass-through settings."""
+        return {**self.values, "kafka": sorted(self.kafka)}
+
+
+def options_for(command: str) -> list[Option]:
+    return [o for o in OPTIONS if command in o.commands]
+
+
+def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """Declare ``command``'s options; defaults stay None so resolve() sees what was given."""
+    parser.add_argument("--config", help="TOML file with option values and a [kafka] table")
+    for o in options_for(command):
+        parser.add_argument(
+            "--" + o.name,
+            dest=o.name.replace("-", "_"),
+            default=None,
+            help=f"{o.help} (env {o.env}, default {o.default!r})",
+        )
+
+
+def _convert(o: Option, raw: Any, origin: str) -> Any:
+    try:
+        value = raw if (type(raw) is type(o.default) and not isinstance(raw, str)) else o.type(raw)
+        if isinstance(o.default, float) and isinstance(value, int):
+            value = float(value)
+    except (TypeError, ValueError):
+        kind = o.expect or getattr(o.type, "__name__", "value")
+        raise ConfigError(f"--{o.name}: {raw!r} from {origin} is not {kind}") from None
+    if o.check is not None and not o.check(value):
+        raise ConfigError(f"--{o.name}: {value!r} from {origin} must be {o.expect}")
+    return value
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"--config: file {path!r} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"--config: {path!r} is not valid TOML: {e}") from None
+
+
+def resolve(command: str, args: argparse.Namespace | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Resolve ``command``'s options: command line, environment, TOML file, default."""
+    environ = dict(os.environ if environ is None else environ)
+    given = vars(args) if args is not None else {}
+    config_path = given.get("config") or environ.get("BOTWATCH_CONFIG")
+    toml = _read_toml(config_path) if config_path else {}
+    known = {o.name for o in options_for(command)} | {"kafka"}
+    unknown = [k for k in toml if k not in known and k.replace("_", "-") not in known and k not in {o.name for o in OPTIONS}]
+    if unknown:
+        raise ConfigError(f"--config {config_path}: unknown option(s) {', '.join(sorted(unknown))}")
+
+    values: dict[str, Any] = {}
+    for o in options_for(command):
+        cli = given.get(o.name.replace("-", "_"))
+        if cli is not None:
+            values[o.name] = _convert(o, cli, "the command line")
+        elif o.env in environ:
+            values[o.name] = _convert(o, environ[o.env], f"${o.env}")
+        elif o.name in toml or o.name.replace("-", "_") in toml:
+            raw = toml.get(o.name, toml.get(o.name.replace("-", "_")))
+            values[o.name] = _convert(o, raw, f"{config_path}")
+        else:
+            values[o.name] = o.default
+
+    kafka = {str(k): str(v) for k, v in dict(toml.get("kafka", {})).items()}
+    for key, value in environ.items():
+        if key.startswith("BOTWATCH_KAFKA_"):
+            kafka[key[len("BOTWATCH_KAFKA_"):].lower().replace("_", ".")] = value
+    if "review-threshold" in values and values["review-threshold"] > values["block-threshold"]:
+        raise ConfigError(
+            f"--review-threshold {values['review-threshold']} is above --block-threshold "
+            f"{values['block-threshold']}: review must start at or below block"
+        )
+    return Settings(values, kafka)

@@ -1,0 +1,72 @@
+"""From a score to an action, precision first.
+
+Actions, as stored in an account's state and named on the bot-flags topic:
+
+* ``none``   — never flagged (nothing is emitted for it);
+* ``review`` — score at or above the review threshold: a human should look;
+* ``block``  — score at or above the block threshold *and* the model has
+  earned it: enough labels of each class, and the recent labelled window
+  shows at least the target precision at the block threshold;
+* ``clear``  — a human said the account is not a bot; the earlier flag is
+  withdrawn and the model does not flag the account again unless a later
+  label says bot.
+
+Flags only escalate (none → review → block) until a human clears them, so an
+account whose score wobbles around a threshold does not flap.
+
+Example
+-------
+>>> p = Policy(review_threshold=0.5, block_threshold=0.9, min_labels=1, target_precision=0.99)
+>>> p.decide(0.95, NONE, labels_per_class=(5, 5), precision_at_block=1.0, block_support=5)
+2
+>>> p.decide(0.95, NONE, labels_per_class=(5, 5), precision_at_block=0.9, block_support=5)
+1
+>>> p.decide(0.95, NONE, labels_per_class=(0, 5), precision_at_block=1.0, block_support=5)  # cold
+0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NONE, REVIEW, BLOCK, CLEAR = 0, 1, 2, 3
+ACTION_NAMES = {REVIEW: "review", BLOCK: "block", CLEAR: "clear"}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Thresholds and the evidence the model needs before it may act.
+
+    Parameters
+    ----------
+    review_threshold
+        Score from which an account goes to review.
+    block_threshold
+        Score from which an account may be blocked.
+    min_labels
+        Labels of each class the model must have learned before it flags anyone.
+    target_precision
+        Precision at the block threshold the recent labelled window must show.
+    """
+
+    review_threshold: float = 0.5
+    block_threshold: float = 0.9
+    min_labels: int = 20
+    target_precision: float = 0.99
+
+    def may_block(self, precision_at_block: float, block_support: int) -> bool:
+        return block_support >= self.min_labels and precision_at_block >= self.target_precision
+
+    def decide(self, score: float, current: int, labels_per_class: tuple[int, int],
+               precision_at_block: float, block_support: int) -> int:
+        """The account's new action; equal to ``current`` when nothing changes."""
+        if current == CLEAR or min(labels_per_class) < self.min_labels:
+            return current
+        if score >= self.block_threshold and self.may_block(precision_at_block, block_support):
+            return BLOCK
+        if score >= self.review_threshold and current == NONE:
+            return REVIEW
+        return current
+
+    def threshold_of(self, action: int) -> float:
+        return self.block_threshold if action == BLOCK else self.review_threshold
