@@ -45,30 +45,44 @@ def _consume(settings, args) -> int:
 
 
 def _generate(settings, args) -> int:
-    from producers.generate import Generator
-    from producers.kafka_sink import send
+    from producers import generate
 
-    gen = Generator(settings.accounts, settings.tweets, settings.bot_fraction, settings.label_fraction,
-                    settings.label_delay, settings.seed)
-    if settings.truth_out:
-        with open(settings.truth_out, "w") as f:
-            f.write("account_id,label\n")
-            f.writelines(f"{aid},{label}\n" for aid, label in gen.truth.items())
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
-    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
-    counts = send(gen.events(), settings.client_config(),
-                  {"tweets": settings.tweets_topic, "labels": settings.labels_topic},
-                  rate=settings.rate, stop=lambda: bool(stopping))
-    print(f"sent {counts['tweets']} tweets and {counts['labels']} labels", file=sys.stderr)
-    return 0
+    return generate.run(settings)
+
+
+def _replay(settings, args) -> int:
+    from producers import replay
+
+    return replay.run(settings, args.files)
+
+
+def _evaluate(settings, args) -> int:
+    from consumer import evaluate
+
+    return evaluate.run(settings)
+
+
+def _bench(settings, args) -> int:
+    from consumer import bench
+
+    return bench.run(settings)
+
+
+def _convert(settings, args) -> int:
+    from producers import adapters
+
+    return adapters.run(settings, args.kind, args.input)
 
 
 COMMANDS = {
     "broker": (_broker, "run a local single-node Apache Kafka broker (KRaft) on loopback"),
     "topics": (_topics, "create botwatch's topics"),
     "consume": (_consume, "run the detection service"),
-    "generate": (_generate, "send synthetic tweets and delayed labels to Kafka"),
+    "generate": (_generate, "send synthetic tweets and delayed labels to Kafka or to a file"),
+    "replay": (_replay, "replay JSONL(.gz) tweets and labels into Kafka, merged by event time"),
+    "evaluate": (_evaluate, "run the detection pipeline in-process over files, with a report"),
+    "bench": (_bench, "end-to-end benchmark beside a naive baseline"),
+    "convert": (_convert, "convert a public bot dataset into tweet and label JSONL"),
 }
 
 
@@ -81,6 +95,11 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("action", choices=("start", "stop", "status"))
         if name == "topics":
             sp.add_argument("action", choices=("create",))
+        if name == "replay":
+            sp.add_argument("files", nargs="+", metavar="FILE", help="JSONL or JSONL.gz of tweets and labels")
+        if name == "convert":
+            sp.add_argument("kind", choices=("cresci2017", "twitter-v2"), help="the dataset's layout")
+            sp.add_argument("input", help="the dataset's directory or file")
         config.add_arguments(sp, name)
     return p
 

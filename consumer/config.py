@@ -61,8 +61,9 @@ def _bool(text: str) -> bool:
     raise ValueError(text)
 
 
-ALL = ("broker", "topics", "consume", "generate", "replay", "evaluate", "bench")
+ALL = ("broker", "topics", "consume", "generate", "replay", "evaluate", "bench", "convert")
 KAFKA = ("topics", "consume", "generate", "replay", "bench")
+DETECT = ("consume", "evaluate", "bench")
 
 OPTIONS: tuple[Option, ...] = (
     Option("bootstrap", "127.0.0.1:9092", "Kafka bootstrap servers (host:port,...)", commands=ALL),
@@ -79,13 +80,42 @@ OPTIONS: tuple[Option, ...] = (
     Option("batch-size", 1000, "messages per consume() call", int, ("consume",), _positive, "a positive integer"),
     Option("poll-timeout", 0.2, "seconds one consume() call may wait", float, ("consume",), _positive, "a positive number of seconds"),
     Option("checkpoint-interval", 1.0, "seconds between transaction commits", float, ("consume",), _non_negative, "seconds >= 0"),
-    Option("review-threshold", 0.5, "score at or above which an account goes to review", float, ("consume", "evaluate"), _probability, "a probability in [0, 1]"),
-    Option("block-threshold", 0.9, "score at or above which an account may be blocked", float, ("consume", "evaluate"), _probability, "a probability in [0, 1]"),
-    Option("min-tweets", 5, "tweets an account needs before it is scored", int, ("consume", "evaluate"), _positive, "a positive integer"),
-    Option("min-labels", 20, "labels of each class the model needs before it may block", int, ("consume", "evaluate"), _non_negative, "an integer >= 0"),
+    Option("delivery", "exactly-once", "exactly-once (transactions) or at-least-once", commands=("consume", "bench"),
+           check=lambda v: v in ("exactly-once", "at-least-once"), expect="exactly-once or at-least-once"),
+    Option("state-topic", "botwatch-state", "compacted changelog of account state", commands=KAFKA),
+    Option("training-topic", "botwatch-training", "single-partition log of training examples", commands=KAFKA),
+    Option("snapshot-dir", "", "directory of model snapshots (empty: no snapshots)", commands=("consume", "evaluate")),
+    Option("snapshot-key", "", "key that signs model snapshots (HMAC-SHA256); empty: SHA-256 checksum only", commands=("consume", "evaluate")),
+    Option("max-message-bytes", 1 << 20, "largest tweet message decoded; larger ones are dead-lettered", int, ("consume", "evaluate"), _positive, "a positive integer"),
+    Option("model", "logreg", "model kind: logreg, arf (adaptive random forest) or hat (Hoeffding adaptive tree)", commands=DETECT,
+           check=lambda v: v in ("logreg", "arf", "hat"), expect="one of logreg, arf, hat"),
+    Option("review-threshold", 0.5, "score at or above which an account goes to review", float, DETECT, _probability, "a probability in [0, 1]"),
+    Option("block-threshold", 0.9, "score at or above which an account may be blocked", float, DETECT, _probability, "a probability in [0, 1]"),
+    Option("target-precision", 0.99, "precision at the block threshold the labelled window must show before blocking", float, DETECT, _probability, "a probability in [0, 1]"),
+    Option("min-tweets", 5, "tweets an account needs before it is scored", int, DETECT, _positive, "a positive integer"),
+    Option("min-labels", 20, "labels of each class the model needs before it may flag", int, DETECT, _non_negative, "an integer >= 0"),
+    Option("quality-window", 1000, "labels the rolling quality figures and the block decision cover", int, DETECT, _positive, "a positive integer"),
+    Option("account-ttl", 30 * 86400.0, "seconds of event time after which an idle account is dropped", float, DETECT, _positive, "seconds > 0"),
+    Option("label-ttl", 7 * 86400.0, "seconds of event time a label for a never-seen account is kept", float, DETECT, _positive, "seconds > 0"),
     Option("print-flags", False, "print each flag to stdout as it is emitted", _bool, ("consume",)),
     Option("exit-when-idle", 0.0, "exit after this many seconds without input (0: run until stopped)", float, ("consume",), _non_negative, "seconds >= 0"),
-    Option("accounts", 500, "accounts to simulate", int, ("generate",), _positive, "a positive integer"),
+    # evaluate reads files where generate counts: same option name, another command
+    Option("tweets", "", "JSONL(.gz) file of tweets (required)", commands=("evaluate",)),
+    Option("labels", "", "JSONL(.gz) file of labels", commands=("evaluate",)),
+    Option("truth", "", "CSV of account_id,label for scoring the final actions", commands=("evaluate",)),
+    Option("out", "", "output: a directory (evaluate, convert) or a JSONL(.gz) file instead of Kafka (generate)", commands=("generate", "evaluate", "convert")),
+    Option("format", "v1", "tweet format written: v1 (API v1.1), v2 (API v2) or compact", commands=("generate",),
+           check=lambda v: v in ("v1", "v2", "compact"), expect="one of v1, v2, compact"),
+    Option("drift-at", -1, "tweet index from which bots change behaviour (-1: never)", int, ("generate",)),
+    Option("speed", 0.0, "replay pace as a multiple of real time (0: as fast as possible)", float, ("replay",), _non_negative, "a factor >= 0"),
+    Option("start-at", 0, "skip this many records of the merged input (resume)", int, ("replay",), _non_negative, "an integer >= 0"),
+    Option("skip-bad", False, "skip input lines that are not JSON (counted) instead of stopping", _bool, ("replay",)),
+    Option("progress", True, "show a progress bar on stderr", _bool, ("replay", "evaluate", "bench")),
+    Option("labelled-fraction", 0.3, "fraction of accounts given a review label", float, ("convert",), _probability, "a fraction in [0, 1]"),
+    Option("review-delay", 6 * 3600.0, "seconds between an account's first tweet and its review label", float, ("convert",), _non_negative, "seconds >= 0"),
+    Option("events", 500_000, "tweets the benchmark preloads", int, ("bench",), _positive, "a positive integer"),
+    Option("json", False, "print one JSON object instead of a table", _bool, ("bench",)),
+    Option("accounts", 500, "accounts to simulate", int, ("generate", "bench"), _positive, "a positive integer"),
     Option("bot-fraction", 0.2, "fraction of simulated accounts that are spam bots", float, ("generate",), _probability, "a fraction in [0, 1]"),
     Option("tweets", 20000, "tweets to generate", int, ("generate",), _positive, "a positive integer"),
     Option("label-fraction", 0.3, "fraction of accounts that get a review label", float, ("generate",), _probability, "a fraction in [0, 1]"),
@@ -126,11 +156,13 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     """Declare ``command``'s options; defaults stay None so resolve() sees what was given."""
     parser.add_argument("--config", help="TOML file with option values and a [kafka] table")
     for o in options_for(command):
+        extra = {"action": argparse.BooleanOptionalAction} if o.type is _bool else {}
         parser.add_argument(
             "--" + o.name,
             dest=o.name.replace("-", "_"),
             default=None,
             help=f"{o.help} (env {o.env}, default {o.default!r})",
+            **extra,
         )
 
 

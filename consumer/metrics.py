@@ -23,6 +23,7 @@ class Metrics:
         r = self.registry = CollectorRegistry()
         self.events_consumed = Counter("botwatch_events_consumed_total", "Messages consumed, by topic", ["topic"], registry=r)
         self.events_invalid = Counter("botwatch_events_invalid_total", "Messages dead-lettered, by reason", ["reason"], registry=r)
+        self.tweets = Counter("botwatch_tweets_total", "Distinct tweets folded into account features", registry=r)
         self.events_duplicate = Counter("botwatch_events_duplicate_total", "Tweets seen before (same tweet id), ignored", registry=r)
         self.flags = Counter("botwatch_flags_emitted_total", "Flags emitted, by action", ["action"], registry=r)
         self.labels = Counter("botwatch_labels_total", "Review labels applied, by label", ["label"], registry=r)
@@ -41,6 +42,13 @@ class Metrics:
         self.precision_at_block = Gauge("botwatch_model_precision_at_block", "Rolling precision at the block threshold (prequential)", registry=r)
         self.blocking_enabled = Gauge("botwatch_blocking_enabled", "1 while the model has earned the right to block", registry=r)
         self.model_info = Info("botwatch_model", "The model in use", registry=r)
+        self.drift_detections = Counter(
+            "botwatch_drift_detections_total", "Drift detections, by detector and feature (or 'error' / 'score')",
+            ["detector", "feature"], registry=r)
+        self.feature_psi = Gauge("botwatch_feature_psi", "Population stability index of a feature, live window against reference",
+                                 ["feature"], registry=r)
+        self.score_psi = Gauge("botwatch_score_psi", "Population stability index of the score distribution", registry=r)
+        self.last_label_time = Gauge("botwatch_last_label_timestamp_seconds", "Wall-clock time the last label was applied", registry=r)
         self.commits = Counter("botwatch_checkpoints_total", "Transactions committed (flags, dead letters and offsets)", registry=r)
         self.ready = False
 

@@ -196,7 +196,10 @@ class Service:
 
     def _observe(self, result) -> None:
         m, d = self.metrics, self.detector
+        m.tweets.inc(result.tweets)
         m.events_duplicate.inc(result.duplicates)
+        if result.labels_applied:
+            m.last_label_time.set_to_current_time()
         for label in result.labels_applied:
             m.labels.labels("bot" if label.is_bot else "human").inc()
         m.accounts.set(len(d.accounts))

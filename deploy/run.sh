@@ -28,6 +28,6 @@ botwatch generate --accounts 2000 --tweets 2000000 --rate "${RATE:-200}" --label
 generator=$!
 
 echo "botwatch: metrics at http://$BOTWATCH_METRICS_ADDR:$port/metrics — flags below (Ctrl-C stops everything)"
-botwatch consume --print-flags true --metrics-port "$port" 2> >(grep -v " INFO " >&2) &
+botwatch consume --print-flags --metrics-port "$port" 2> >(grep -v " INFO " >&2) &
 consumer=$!
 wait "$consumer"

@@ -234,3 +234,26 @@ class Generator:
         verdict = "bot" if self._is_bot[account_id] else "human"
         value = {"account_id": account_id, "label": verdict, "ts": ts, "source": "review"}
         return Record("labels", account_id.encode(), orjson.dumps(value), ts)
+
+
+def run(settings) -> int:
+    """``botwatch generate``: the stream to Kafka, paced by ``--rate``; Ctrl-C stops it cleanly."""
+    import signal
+    import sys
+
+    from producers.kafka_sink import send
+
+    gen = Generator(settings.accounts, settings.tweets, settings.bot_fraction, settings.label_fraction,
+                    settings.label_delay, settings.seed)
+    if settings.truth_out:
+        with open(settings.truth_out, "w") as f:
+            f.write("account_id,label\n")
+            f.writelines(f"{aid},{label}\n" for aid, label in gen.truth.items())
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
+    counts = send(gen.events(), settings.client_config(),
+                  {"tweets": settings.tweets_topic, "labels": settings.labels_topic},
+                  rate=settings.rate, stop=lambda: bool(stopping))
+    print(f"sent {counts['tweets']} tweets and {counts['labels']} labels", file=sys.stderr)
+    return 0
