@@ -28,6 +28,7 @@ Example
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from typing import Any, Hashable
 
@@ -81,13 +82,21 @@ class Aligner:
         return len(self.buffers.get(key, ()))
 
     def release(self) -> list[tuple[Hashable, int, Any]]:
-        """Everything at or before the watermark, ordered by (event time, partition, offset)."""
+        """Everything at or before the watermark, merged by event time.
+
+        Each partition keeps its own order (a partition whose times step back
+        is not re-sorted), so a single partition comes out exactly as it was
+        written, however it was fetched.
+        """
         watermark = self.watermark
-        out = []
-        for order, (key, buf) in enumerate(self.buffers.items()):
+        runs = []
+        for key, buf in self.buffers.items():
+            run = []
             while buf and buf[0][0] <= watermark:
                 ts, offset, item = buf.popleft()
-                out.append((ts, order, offset, key, item))
-                self.committable[key] = offset + 1
-        out.sort(key=lambda r: (r[0], r[1], r[2]))
-        return [(key, offset, item) for _, _, offset, key, item in out]
+                run.append((ts, key, offset, item))
+            if run:
+                runs.append(run)
+                self.committable[key] = run[-1][2] + 1
+        merged = heapq.merge(*runs, key=lambda r: r[0]) if len(runs) > 1 else (runs[0] if runs else ())
+        return [(key, offset, item) for _, key, offset, item in merged]

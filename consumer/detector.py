@@ -3,19 +3,24 @@
 ``botwatch consume`` wraps Kafka around it and ``botwatch evaluate`` wraps
 files around it; both call the very same :class:`Detector`.
 
-Per batch (:meth:`Detector.process`):
+Events arrive in event-time order (the aligner sees to that in the service).
+The detector is deterministic and does not depend on how the stream is cut
+into batches: decisions happen at points of *event time*, not of batches.
 
-1. fold each tweet into its account's state (duplicates change nothing);
-2. apply the labels whose time the tweet stream has passed (the watermark):
-   score the labelled account first (prequential quality), then learn;
-3. score every account the batch touched, once, in one vectorised call;
-4. ask the policy for each account's action and emit a flag where it changed.
+* A tweet is folded into its account's state at once (duplicates change nothing).
+* A label waits until the stream passes its time, then the account is scored
+  with the current model (prequential quality) and the model learns from the
+  account's features as they were then, never from later ones.
+* Event time is cut into ticks of ``tick`` seconds. When the stream passes the
+  end of a tick, every account the tick touched is scored once, in one
+  vectorised call, and the policy turns scores into flags.
 """
 
 from __future__ import annotations
 
 import heapq
 import time
+from array import array
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -30,17 +35,18 @@ from consumer.quality import RollingQuality
 
 @dataclass
 class BatchResult:
-    """What one batch produced, for the sinks and the metrics."""
+    """What one call produced, for the sinks and the metrics."""
 
     flags: list[dict] = field(default_factory=list)
     tweets: int = 0
     duplicates: int = 0
     labels_applied: list[Label] = field(default_factory=list)
+    examples: list[dict] = field(default_factory=list)  # training examples, for the training log
     scored: int = 0
 
 
 class Detector:
-    """Per-account state, the model and the policy, advanced one batch at a time.
+    """Per-account state, the model and the policy, advanced in event time.
 
     Parameters
     ----------
@@ -50,73 +56,94 @@ class Detector:
         The River model of record (default: a fresh logistic regression).
     min_tweets
         Tweets an account needs before it is scored.
+    tick
+        Seconds of event time between scorings of the accounts that changed.
     label_ttl
         Seconds of event time a label for a never-seen account is kept.
     account_ttl
         Seconds of event time after its last tweet an idle account is dropped.
     quality_window
         Labels the rolling quality figures cover.
+
+    Example
+    -------
+    >>> from consumer.events import Tweet
+    >>> d = Detector(min_tweets=1)
+    >>> r = d.process([Tweet(str(i), "7", 1e9 + 60 * i, text="hi") for i in range(3)])
+    >>> r.tweets, len(d.accounts)
+    (3, 1)
     """
 
     def __init__(self, policy: Policy | None = None, model: Model | None = None, min_tweets: int = 5,
-                 label_ttl: float = 7 * 86400.0, account_ttl: float = 30 * 86400.0, quality_window: int = 1000):
+                 tick: float = 1.0, label_ttl: float = 7 * 86400.0, account_ttl: float = 30 * 86400.0,
+                 quality_window: int = 1000):
         self.policy = policy or Policy()
         self.model = model or Model()
         self.min_tweets = min_tweets
+        self.tick = tick
         self.label_ttl = label_ttl
         self.account_ttl = account_ttl
         self.quality = RollingQuality(quality_window, self.policy.review_threshold, self.policy.block_threshold)
-        self.accounts: dict[str, object] = {}
-        self.watermark = float("-inf")  # the highest tweet event time seen
-        self._pending: list[tuple[float, int, Label]] = []  # labels waiting for the watermark
+        self.accounts: dict[str, array] = {}
+        self.stream_time = float("-inf")  # the highest event time seen
         self.unseen_labels: dict[str, Label] = {}  # labels of accounts not seen yet, newest wins
-        self._label_seq = 0
-        self._next_expiry = float("-inf")
         self.labels_dropped = 0
         self.accounts_expired = 0
+        self._pending: list[tuple[float, int, Label]] = []  # labels waiting for the stream to pass them
+        self._label_seq = 0
+        self._dirty: dict[str, array] = {}  # accounts touched in the open tick
+        self._tick_end = float("-inf")
+        self._next_expiry = float("-inf")
 
     # ------------------------------------------------------------------ input
 
-    def add_label(self, label: Label) -> None:
-        """Queue a label; it is applied once the tweet stream's event time passes ``label.ts``."""
-        heapq.heappush(self._pending, (label.ts, self._label_seq, label))
-        self._label_seq += 1
-
-    def process(self, tweets: Iterable[Tweet]) -> BatchResult:
-        """Advance by one batch of tweets; return the flags it caused."""
+    def process(self, events: Iterable[Tweet | Label]) -> BatchResult:
+        """Advance through ``events`` (in event-time order); return the flags they caused."""
         result = BatchResult()
-        accounts = self.accounts
-        dirty: dict[str, object] = {}
-        watermark = self.watermark
-        update = F.update
-        for tweet in tweets:
-            state = accounts.get(tweet.account_id)
+        accounts, dirty, update, pending = self.accounts, self._dirty, F.update, self._pending
+        for event in events:
+            ts = event.ts
+            if ts >= self._tick_end:
+                self._apply_labels_before(self._tick_end, result)
+                self._close_tick(result)
+                self._tick_end = (ts // self.tick + 1.0) * self.tick
+                if ts >= self._next_expiry:
+                    self._expire(ts)
+            if ts > self.stream_time:
+                self.stream_time = ts
+            if type(event) is Label:
+                heapq.heappush(pending, (ts, self._label_seq, event))
+                self._label_seq += 1
+                continue
+            if pending and pending[0][0] < ts:
+                self._apply_labels_before(ts, result)
+            state = accounts.get(event.account_id)
             if state is None:
-                state = accounts[tweet.account_id] = F.new_state()
-                if tweet.account_id in self.unseen_labels:
-                    self.add_label(self.unseen_labels.pop(tweet.account_id))
-            if update(state, tweet):
-                dirty[tweet.account_id] = state
+                state = accounts[event.account_id] = F.new_state()
+                if event.account_id in self.unseen_labels:  # its label waited for it: apply after this tweet
+                    label = self.unseen_labels.pop(event.account_id)
+                    heapq.heappush(pending, (ts, self._label_seq, label))
+                    self._label_seq += 1
+            if update(state, event):
+                dirty[event.account_id] = state
                 result.tweets += 1
-                if tweet.ts > watermark:
-                    watermark = tweet.ts
             else:
                 result.duplicates += 1
-        self.watermark = watermark
+        return result
 
-        result.flags.extend(self._apply_due_labels(result))
-        if dirty:
-            result.flags.extend(self._score(dirty, result))
-        if watermark >= self._next_expiry:
-            self._expire()
+    def flush(self) -> BatchResult:
+        """Apply the labels the stream has passed and close the open tick (end of input, or caught up)."""
+        result = BatchResult()
+        self._apply_labels_before(self.stream_time, result, inclusive=True)
+        self._close_tick(result)
         return result
 
     # ----------------------------------------------------------------- labels
 
-    def _apply_due_labels(self, result: BatchResult) -> list[dict]:
-        flags = []
-        while self._pending and self._pending[0][0] <= self.watermark:
-            _, _, label = heapq.heappop(self._pending)
+    def _apply_labels_before(self, ts: float, result: BatchResult, inclusive: bool = False) -> None:
+        pending = self._pending
+        while pending and (pending[0][0] < ts or (inclusive and pending[0][0] <= ts)):
+            _, _, label = heapq.heappop(pending)
             state = self.accounts.get(label.account_id)
             if state is None:  # kept until the account appears or the label's TTL passes
                 self.unseen_labels[label.account_id] = label
@@ -125,10 +152,11 @@ class Detector:
             self.quality.update(self.model.predict_one(x), label.is_bot)  # score first ...
             self.model.learn_one(x, label.is_bot)  # ... learn after
             result.labels_applied.append(label)
+            result.examples.append({"account_id": label.account_id, "label": "bot" if label.is_bot else "human",
+                                    "ts": label.ts, "features": x})
             flag = self._apply_verdict(label, state)
             if flag is not None:
-                flags.append(flag)
-        return flags
+                result.flags.append(flag)
 
     def _apply_verdict(self, label: Label, state) -> dict | None:
         action = int(state[F.ACTION])
@@ -144,7 +172,12 @@ class Detector:
 
     # ---------------------------------------------------------------- scoring
 
-    def _score(self, dirty: dict[str, object], result: BatchResult) -> list[dict]:
+    def _close_tick(self, result: BatchResult) -> None:
+        if self._dirty:
+            result.flags.extend(self._score(self._dirty, result))
+            self._dirty.clear()  # in place: process() holds a reference
+
+    def _score(self, dirty: dict[str, array], result: BatchResult) -> list[dict]:
         ready = [(aid, st) for aid, st in dirty.items() if st[F.N] >= self.min_tweets and st[F.ACTION] != CLEAR]
         if not ready:
             return []
@@ -179,20 +212,37 @@ class Detector:
 
     # ------------------------------------------------------------------ expiry
 
-    def _expire(self) -> None:
-        horizon = self.watermark - self.account_ttl
+    def _expire(self, now: float) -> None:
+        """Drop accounts idle for ``account_ttl`` and labels that waited ``label_ttl`` (an O(accounts) scan,
+        run at most once per hour of event time)."""
+        horizon = now - self.account_ttl
         idle = [aid for aid, st in self.accounts.items() if st[F.LAST_TS] < horizon]
         for aid in idle:
             del self.accounts[aid]
+            self._dirty.pop(aid, None)
         self.accounts_expired += len(idle)
-        stale = [aid for aid, label in self.unseen_labels.items() if label.ts < self.watermark - self.label_ttl]
+        stale = [aid for aid, label in self.unseen_labels.items() if label.ts < now - self.label_ttl]
         for aid in stale:
             del self.unseen_labels[aid]
         self.labels_dropped += len(stale)
-        self._next_expiry = self.watermark + min(self.account_ttl, 3600.0)
+        self._next_expiry = now + min(self.account_ttl, 3600.0)
+
+    @property
+    def has_open_tick(self) -> bool:
+        """Whether accounts or labels wait for the stream to move on (see :meth:`flush`)."""
+        return bool(self._dirty) or bool(self._pending and self._pending[0][0] <= self.stream_time)
 
     @property
     def blocking_enabled(self) -> bool:
         counts = (self.model.examples_by_class[True], self.model.examples_by_class[False])
         return min(counts) >= self.policy.min_labels and self.policy.may_block(
             self.quality.precision_at_block, self.quality.block_support)
+
+
+def build_detector(settings) -> Detector:
+    """The detector the options describe; ``consume`` and ``evaluate`` both build theirs here."""
+    policy = Policy(settings.review_threshold, settings.block_threshold, settings.min_labels,
+                    settings.target_precision, settings.block_confidence)
+    return Detector(policy, Model(settings.model), min_tweets=settings.min_tweets, tick=settings.tick,
+                    label_ttl=settings.label_ttl, account_ttl=settings.account_ttl,
+                    quality_window=settings.quality_window)

@@ -6,7 +6,11 @@ Actions, as stored in an account's state and named on the bot-flags topic:
 * ``review`` — score at or above the review threshold: a human should look;
 * ``block``  — score at or above the block threshold *and* the model has
   earned it: enough labels of each class, and the recent labelled window
-  shows at least the target precision at the block threshold;
+  shows the target precision at the block threshold. "Shows" means the
+  lower Wilson confidence bound of the window's precision (one-sided, at
+  ``confidence``) reaches the target, not just the point estimate: with no
+  false positive at all, a target of 0.99 at 95% confidence takes about 270
+  labelled accounts above the block threshold;
 * ``clear``  — a human said the account is not a bot; the earlier flag is
   withdrawn and the model does not flag the account again unless a later
   label says bot.
@@ -17,9 +21,9 @@ account whose score wobbles around a threshold does not flap.
 Example
 -------
 >>> p = Policy(review_threshold=0.5, block_threshold=0.9, min_labels=1, target_precision=0.99)
->>> p.decide(0.95, NONE, labels_per_class=(5, 5), precision_at_block=1.0, block_support=5)
+>>> p.decide(0.95, NONE, labels_per_class=(5, 5), precision_at_block=1.0, block_support=300)
 2
->>> p.decide(0.95, NONE, labels_per_class=(5, 5), precision_at_block=0.9, block_support=5)
+>>> p.decide(0.95, NONE, labels_per_class=(5, 5), precision_at_block=1.0, block_support=50)  # too little evidence
 1
 >>> p.decide(0.95, NONE, labels_per_class=(0, 5), precision_at_block=1.0, block_support=5)  # cold
 0
@@ -27,7 +31,9 @@ Example
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 NONE, REVIEW, BLOCK, CLEAR = 0, 1, 2, 3
 ACTION_NAMES = {REVIEW: "review", BLOCK: "block", CLEAR: "clear"}
@@ -47,15 +53,20 @@ class Policy:
         Labels of each class the model must have learned before it flags anyone.
     target_precision
         Precision at the block threshold the recent labelled window must show.
+    confidence
+        One-sided confidence of the lower bound on that precision.
     """
 
     review_threshold: float = 0.5
     block_threshold: float = 0.9
     min_labels: int = 20
     target_precision: float = 0.99
+    confidence: float = 0.95
 
     def may_block(self, precision_at_block: float, block_support: int) -> bool:
-        return block_support >= self.min_labels and precision_at_block >= self.target_precision
+        if block_support < max(self.min_labels, 1) or precision_at_block != precision_at_block:
+            return False
+        return wilson_lower_bound(precision_at_block, block_support, self.confidence) >= self.target_precision
 
     def decide(self, score: float, current: int, labels_per_class: tuple[int, int],
                precision_at_block: float, block_support: int) -> int:
@@ -70,3 +81,16 @@ class Policy:
 
     def threshold_of(self, action: int) -> float:
         return self.block_threshold if action == BLOCK else self.review_threshold
+
+
+def wilson_lower_bound(p: float, n: int, confidence: float) -> float:
+    """Lower end of the one-sided Wilson score interval of a proportion ``p`` observed over ``n`` trials.
+
+    >>> wilson_lower_bound(1.0, 270, 0.95) >= 0.99 > wilson_lower_bound(1.0, 260, 0.95)
+    True
+    """
+    z = NormalDist().inv_cdf(confidence)
+    z2 = z * z
+    centre = p + z2 / (2 * n)
+    margin = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return (centre - margin) / (1 + z2 / n)

@@ -24,19 +24,12 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from consumer.align import Aligner
-from consumer.decode import DEFAULT_MAX_BYTES, DecodeError, decode_label, decode_tweets
-from consumer.detector import Detector
+from consumer.decode import DecodeError, decode_label, decode_tweets
+from consumer.detector import Detector, build_detector
 from consumer.events import Label
 from consumer.metrics import Metrics
-from consumer.model import Model
-from consumer.policy import Policy
 
 log = logging.getLogger("botwatch.consume")
-
-
-def build_detector(settings) -> Detector:
-    policy = Policy(settings.review_threshold, settings.block_threshold, settings.min_labels)
-    return Detector(policy, Model(), min_tweets=settings.min_tweets)
 
 
 class Service:
@@ -101,8 +94,9 @@ class Service:
                 if self._ingest(msgs):
                     last_input = time.monotonic()
                 released = self.aligner.release()
-                if released:
-                    self._process(released)
+                caught_up = self.aligner.watermark == float("inf") and not any(self.aligner.buffers.values())
+                if released or (caught_up and self.detector.has_open_tick):
+                    self._process(released, caught_up)
                     m.batch_seconds.observe(time.perf_counter() - started)
                     m.batch_size.observe(len(released))
                     self.uncommitted = True
@@ -137,7 +131,7 @@ class Service:
             key = (msg.topic(), msg.partition())
             try:
                 if key[0] == s.tweets_topic:
-                    tweets = decode_tweets(msg.value(), DEFAULT_MAX_BYTES)
+                    tweets = decode_tweets(msg.value(), s.max_message_bytes)
                     aligner.add(key, msg.offset(), tweets[0].ts, (tweets, msg.timestamp()[1]))
                 else:
                     label = decode_label(msg.value())
@@ -158,14 +152,14 @@ class Service:
                 self.consumer.resume([TopicPartition(*key)])
                 self.paused.discard(key)
 
-    def _process(self, released) -> None:
-        s, m, produce, detector = self.s, self.metrics, self.producer.produce, self.detector
-        tweets, kafka_ts = [], {}
+    def _process(self, released, caught_up: bool) -> None:
+        s, m, detector = self.s, self.metrics, self.detector
+        events, kafka_ts = [], {}
         n_tweet_msgs = n_label_msgs = 0
         for (topic, _), _, item in released:
             if isinstance(item, Label):
                 n_label_msgs += 1
-                detector.add_label(item)
+                events.append(item)
             elif isinstance(item[0], DecodeError):
                 n_tweet_msgs += topic == s.tweets_topic
                 n_label_msgs += topic != s.tweets_topic
@@ -173,13 +167,21 @@ class Service:
             else:
                 n_tweet_msgs += 1
                 decoded, sent_ms = item
-                tweets.extend(decoded)
+                events.extend(decoded)
                 kafka_ts[decoded[-1].account_id] = sent_ms
         m.events_consumed.labels(s.tweets_topic).inc(n_tweet_msgs)
         m.events_consumed.labels(s.labels_topic).inc(n_label_msgs)
 
-        result = detector.process(tweets)
+        result = detector.process(events)
+        if caught_up:  # nothing more to wait for: decide now rather than at the next tick
+            tail = detector.flush()
+            result.flags.extend(tail.flags)
+            result.labels_applied.extend(tail.labels_applied)
+            result.examples.extend(tail.examples)
+        self._emit(result, kafka_ts)
 
+    def _emit(self, result, kafka_ts: dict) -> None:
+        s, m, produce = self.s, self.metrics, self.producer.produce
         now_ms = time.time() * 1000.0
         for flag in result.flags:
             produce(s.flags_topic, orjson.dumps(flag), flag["account_id"].encode())

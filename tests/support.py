@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def botwatch_env(kafka_bootstrap: str, topics: dict) -> dict:
     """Environment that points every botwatch subcommand at the test's broker and topics."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOTWATCH_")}
+    env = clean_env()
     env.update({
         "BOTWATCH_BOOTSTRAP": kafka_bootstrap,
         "BOTWATCH_TWEETS_TOPIC": topics["tweets"],
@@ -26,8 +26,14 @@ def botwatch_env(kafka_bootstrap: str, topics: dict) -> dict:
     return env
 
 
-def botwatch(*args: str, env: dict, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the ``botwatch`` command line as a real subprocess."""
+def clean_env() -> dict:
+    """This process's environment without any BOTWATCH_ setting a developer may have exported."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("BOTWATCH_")}
+
+
+def botwatch(*args: str, env: dict | None = None, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the ``botwatch`` command line as a real subprocess (``env`` None: :func:`clean_env`)."""
+    env = clean_env() if env is None else env
     result = subprocess.run([sys.executable, "-m", "consumer.cli", *args], env=env, cwd=REPO,
                             capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:

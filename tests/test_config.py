@@ -1,0 +1,71 @@
+"""Option resolution: command line over environment over TOML file over default."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from consumer import config
+
+
+def parse(command: str, *argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    config.add_arguments(p, command)
+    return p.parse_args(list(argv))
+
+
+def test_precedence_command_line_then_environment_then_file_then_default(tmp_path):
+    toml = tmp_path / "botwatch.toml"
+    toml.write_text('batch_size = 300\nmin-tweets = 9\ngroup = "from-file"\n[kafka]\n"sasl.password" = "s3cret"\n')
+    env = {"BOTWATCH_BATCH_SIZE": "200", "BOTWATCH_MIN_TWEETS": "7"}
+    s = config.resolve("consume", parse("consume", "--config", str(toml), "--batch-size", "100"), env)
+    assert s.batch_size == 100  # command line
+    assert s.min_tweets == 7  # environment
+    assert s.group == "from-file"  # file
+    assert s.metrics_port == 9108  # default
+    assert s.kafka == {"sasl.password": "s3cret"}
+
+
+def test_kafka_pass_through_from_environment_and_never_in_redacted_view():
+    s = config.resolve("consume", parse("consume"), {"BOTWATCH_KAFKA_SASL_PASSWORD": "hunter2",
+                                                      "BOTWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"})
+    assert s.client_config()["sasl.password"] == "hunter2"
+    assert s.client_config()["security.protocol"] == "SASL_SSL"
+    assert "hunter2" not in repr(s.redacted())
+
+
+@pytest.mark.parametrize(
+    "argv, env, message",
+    [
+        (["--batch-size", "0"], {}, "--batch-size: 0 from the command line must be a positive integer"),
+        ([], {"BOTWATCH_METRICS_PORT": "http"}, "--metrics-port: 'http' from $BOTWATCH_METRICS_PORT is not a port number"),
+        (["--review-threshold", "0.95"], {}, "--review-threshold 0.95 is above --block-threshold 0.9"),
+        (["--delivery", "maybe-once"], {}, "must be exactly-once or at-least-once"),
+        (["--model", "svm"], {}, "must be one of logreg, arf, hat"),
+    ],
+)
+def test_bad_values_fail_at_start_naming_option_origin_and_fix(argv, env, message):
+    with pytest.raises(config.ConfigError) as err:
+        config.resolve("consume", parse("consume", *argv), env)
+    assert message in str(err.value)
+
+
+def test_config_file_errors_are_clear(tmp_path):
+    with pytest.raises(config.ConfigError, match="does not exist"):
+        config.resolve("consume", parse("consume", "--config", str(tmp_path / "missing.toml")), {})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("batch_size = = 3")
+    with pytest.raises(config.ConfigError, match="is not valid TOML"):
+        config.resolve("consume", parse("consume", "--config", str(bad)), {})
+    typo = tmp_path / "typo.toml"
+    typo.write_text("bach_size = 3")
+    with pytest.raises(config.ConfigError, match="unknown option.*bach_size"):
+        config.resolve("consume", parse("consume", "--config", str(typo)), {})
+
+
+def test_booleans_from_flags_and_environment():
+    assert config.resolve("consume", parse("consume", "--print-flags"), {}).print_flags is True
+    assert config.resolve("consume", parse("consume"), {"BOTWATCH_PRINT_FLAGS": "yes"}).print_flags is True
+    with pytest.raises(config.ConfigError, match="BOTWATCH_PRINT_FLAGS"):
+        config.resolve("consume", parse("consume"), {"BOTWATCH_PRINT_FLAGS": "perhaps"})
