@@ -82,6 +82,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("checkpoint-interval", 1.0, "seconds between transaction commits", float, ("consume",), _non_negative, "seconds >= 0"),
     Option("delivery", "exactly-once", "exactly-once (transactions) or at-least-once", commands=("consume", "bench"),
            check=lambda v: v in ("exactly-once", "at-least-once"), expect="exactly-once or at-least-once"),
+    Option("offset-reset", "earliest", "where to start when the group has no committed offset or the broker no longer "
+           "retains it: earliest (reprocess what is retained) or latest (skip to new input)", commands=("consume",),
+           check=lambda v: v in ("earliest", "latest"), expect="earliest or latest"),
     Option("state-topic", "botwatch-state", "compacted changelog of account state", commands=KAFKA),
     Option("training-topic", "botwatch-training", "single-partition log of training examples", commands=KAFKA),
     Option("snapshot-dir", "", "directory of model snapshots (empty: no snapshots)", commands=("consume", "evaluate")),

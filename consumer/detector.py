@@ -92,6 +92,7 @@ class Detector:
         self._pending: list[tuple[float, int, Label]] = []  # labels waiting for the stream to pass them
         self._label_seq = 0
         self._dirty: dict[str, array] = {}  # accounts touched in the open tick
+        self.changed: set[str] = set()  # accounts changed since the last drain_changed(), for the changelog
         self._tick_end = float("-inf")
         self._next_expiry = float("-inf")
 
@@ -100,7 +101,7 @@ class Detector:
     def process(self, events: Iterable[Tweet | Label]) -> BatchResult:
         """Advance through ``events`` (in event-time order); return the flags they caused."""
         result = BatchResult()
-        accounts, dirty, update, pending = self.accounts, self._dirty, F.update, self._pending
+        accounts, dirty, update, pending, changed = self.accounts, self._dirty, F.update, self._pending, self.changed
         for event in events:
             ts = event.ts
             if ts >= self._tick_end:
@@ -126,6 +127,7 @@ class Detector:
                     self._label_seq += 1
             if update(state, event):
                 dirty[event.account_id] = state
+                changed.add(event.account_id)
                 result.tweets += 1
             else:
                 result.duplicates += 1
@@ -149,8 +151,7 @@ class Detector:
                 self.unseen_labels[label.account_id] = label
                 continue
             x = F.feature_dict(F.feature_row(state))
-            self.quality.update(self.model.predict_one(x), label.is_bot)  # score first ...
-            self.model.learn_one(x, label.is_bot)  # ... learn after
+            self.learn_example(x, label.is_bot)
             result.labels_applied.append(label)
             result.examples.append({"account_id": label.account_id, "label": "bot" if label.is_bot else "human",
                                     "ts": label.ts, "features": x})
@@ -158,7 +159,13 @@ class Detector:
             if flag is not None:
                 result.flags.append(flag)
 
+    def learn_example(self, x: dict[str, float], is_bot: bool) -> None:
+        """One training example, prequentially: score first, then learn."""
+        self.quality.update(self.model.predict_one(x), is_bot)
+        self.model.learn_one(x, is_bot)
+
     def _apply_verdict(self, label: Label, state) -> dict | None:
+        self.changed.add(label.account_id)
         action = int(state[F.ACTION])
         if not label.is_bot and action in (NONE, CLEAR):
             state[F.ACTION] = CLEAR
@@ -193,6 +200,7 @@ class Detector:
             action = self.policy.decide(float(score), current, counts, precision_at_block, support)
             if action != current:
                 state[F.ACTION] = action
+                self.changed.add(aid)
                 reasons = self.model.reasons(row, F.FEATURE_NAMES)
                 flags.append(self._flag(aid, state, action, float(score), reasons, state[F.LAST_TS]))
         return flags
@@ -220,12 +228,50 @@ class Detector:
         for aid in idle:
             del self.accounts[aid]
             self._dirty.pop(aid, None)
+            self.changed.add(aid)  # the changelog gets a tombstone
         self.accounts_expired += len(idle)
         stale = [aid for aid, label in self.unseen_labels.items() if label.ts < now - self.label_ttl]
         for aid in stale:
             del self.unseen_labels[aid]
         self.labels_dropped += len(stale)
         self._next_expiry = now + min(self.account_ttl, 3600.0)
+
+    # --------------------------------------------------------- state handover
+
+    def drain_changed(self) -> set[str]:
+        """Accounts changed since the last call (their state, or None if dropped, goes to the changelog)."""
+        changed, self.changed = self.changed, set()
+        return changed
+
+    def is_dirty(self, account_id: str) -> bool:
+        return account_id in self._dirty
+
+    def pending_labels(self) -> list[Label]:
+        """Labels read but not applied yet: waiting for the stream, or for their account to appear."""
+        return [label for _, _, label in self._pending] + list(self.unseen_labels.values())
+
+    def install(self, accounts: dict[str, array], dirty: set[str], stream_time: float, labels: list[Label]) -> None:
+        """Take over restored state (a partition assigned to this instance)."""
+        self.accounts.update(accounts)
+        for account_id in dirty:
+            if account_id in accounts:
+                self._dirty[account_id] = accounts[account_id]
+        if stream_time > self.stream_time:
+            self.stream_time = stream_time
+            self._tick_end = (stream_time // self.tick + 1.0) * self.tick
+        for label in labels:
+            heapq.heappush(self._pending, (label.ts, self._label_seq, label))
+            self._label_seq += 1
+
+    def drop(self, account_ids, labels_of) -> None:
+        """Forget accounts (a partition revoked), and the pending labels ``labels_of(label)`` selects."""
+        for account_id in account_ids:
+            self.accounts.pop(account_id, None)
+            self._dirty.pop(account_id, None)
+            self.changed.discard(account_id)
+        self._pending = [entry for entry in self._pending if not labels_of(entry[2])]
+        heapq.heapify(self._pending)
+        self.unseen_labels = {a: lb for a, lb in self.unseen_labels.items() if not labels_of(lb)}
 
     @property
     def has_open_tick(self) -> bool:

@@ -1,15 +1,29 @@
 """``botwatch consume``: the consume-process-produce loop, exactly-once.
 
-The hot loop is :meth:`Service.run`. One checkpoint is one Kafka transaction,
-and its commit order is the only one there is:
+The hot loop is :meth:`Service.run`: consume a batch, decode it into the
+aligner, process what the aligner releases, produce flags and dead letters.
 
-1. produce the batch's flags and dead letters (inside the open transaction);
-2. ``send_offsets_to_transaction`` with the positions after the batch;
-3. ``commit_transaction``, then ``begin_transaction`` for the next batches.
+One checkpoint is one Kafka transaction (:meth:`Service._checkpoint`), and
+this is its commit order, the only one there is:
 
-A crash before step 3 aborts everything since the last checkpoint: readers
-with ``isolation.level=read_committed`` never see those flags, and the input is
-consumed again from the committed offsets.
+1. flags, dead letters and training examples were produced into the open
+   transaction as batches were processed;
+2. the changelog records of every account changed since the last checkpoint,
+   each partition's clock and pending labels, go to ``botwatch-state``;
+3. ``send_offsets_to_transaction`` with the offsets of everything processed;
+4. ``commit_transaction``; then ``begin_transaction`` for what follows.
+
+A crash anywhere before step 4 aborts the whole checkpoint: readers with
+``isolation.level=read_committed`` never see its flags, the changelog holds
+the state as of the previous checkpoint, and the input is consumed again from
+the offsets committed with it. On restart the state is restored from the
+changelog and the model from its snapshot plus the training log
+(:mod:`consumer.recovery`), so processing resumes exactly where the committed
+checkpoint left it.
+
+With ``--delivery at-least-once`` there is no transaction: step 4 becomes
+"flush the producer, then commit the offsets". A crash between the two emits
+the flags since the last commit again.
 """
 
 from __future__ import annotations
@@ -19,6 +33,7 @@ import signal
 import socket
 import sys
 import time
+import uuid
 
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -28,6 +43,8 @@ from consumer.decode import DecodeError, decode_label, decode_tweets
 from consumer.detector import Detector, build_detector
 from consumer.events import Label
 from consumer.metrics import Metrics
+from consumer.recovery import INCARNATION_HEADER, TrainingLog, restore_partition
+from consumer.state import CLOCK_KEY, LABELS_KEY, encode_account, encode_clock, encode_labels
 
 log = logging.getLogger("botwatch.consume")
 
@@ -35,57 +52,87 @@ log = logging.getLogger("botwatch.consume")
 class Service:
     """The detection service: one consumer, one transactional producer, one :class:`Detector`."""
 
-    def __init__(self, settings, detector: Detector | None = None, metrics: Metrics | None = None):
+    def __init__(self, settings, metrics: Metrics | None = None):
         self.s = settings
-        self.detector = detector or build_detector(settings)
         self.metrics = metrics or Metrics()
+        self.exactly_once = settings.delivery == "exactly-once"
+        self.incarnation = uuid.uuid4().hex
+        self.snapshot_key = settings.snapshot_key.encode() or None
         self.stopping = False
+        self.uncommitted = False
+        self.in_transaction = False
+        self.detector = build_detector(settings)
         self.aligner = Aligner()
         self.paused: set[tuple[str, int]] = set()
-        self.in_transaction = False
-        self.uncommitted = False
-        txn_id = settings.transactional_id or f"{settings.group}-{socket.gethostname()}"
-        self.producer = Producer(settings.client_config(**{
-            "transactional.id": txn_id,
-            "transaction.timeout.ms": 30000,
-            "linger.ms": 5,
-            "message.max.bytes": 16 * 1024 * 1024,
-            "compression.type": "lz4",
-        }))
+        self.partition_of: dict[str, int] = {}  # account id -> input partition: changelog partition, revocation
+        self.label_partition: dict[int, int] = {}  # id(label) -> input partition, for labels not applied yet
+        self.examples_since_snapshot = 0
+        producer_config = {"linger.ms": 5, "message.max.bytes": 16 * 1024 * 1024, "compression.type": "lz4"}
+        if self.exactly_once:
+            producer_config["transactional.id"] = settings.transactional_id or f"{settings.group}-{socket.gethostname()}"
+            producer_config["transaction.timeout.ms"] = 60000  # outlives a short broker outage
+        else:
+            producer_config["enable.idempotence"] = True
+        self.producer = Producer(settings.client_config(**producer_config))
         self.consumer = Consumer(settings.client_config(**{
             "group.id": settings.group,
             "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
+            "auto.offset.reset": settings.offset_reset,
             "isolation.level": "read_committed",
+            "partition.assignment.strategy": "range",  # co-partitioned: tweets[p] and labels[p] go together
             "fetch.queue.backoff.ms": 10,
             "enable.partition.eof": True,  # the aligner must know when a partition has no more to give
             "statistics.interval.ms": 5000,
             "stats_cb": self.metrics.on_stats,
         }))
+        self.training = TrainingLog(settings.client_config(), settings.training_topic, self.incarnation)
 
     def stop(self, *_args) -> None:
         self.stopping = True
 
+    # ------------------------------------------------------------- rebalance
+
     def _on_assign(self, consumer, partitions) -> None:
         log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
+        for p in partitions:
+            if p.topic == self.s.tweets_topic:
+                self._restore(p.partition)
         self.aligner.assign((p.topic, p.partition) for p in partitions)
         self.metrics.ready = True
+        self.metrics.accounts.set(len(self.detector.accounts))
+
+    def _restore(self, partition: int) -> None:
+        restored = restore_partition(self.s.client_config(), self.s.state_topic, partition)
+        for account_id in restored.accounts:
+            self.partition_of[account_id] = partition
+        for label in restored.pending_labels:
+            self.label_partition[id(label)] = partition
+        self.detector.install(restored.accounts, restored.dirty, restored.stream_time, restored.pending_labels)
 
     def _on_revoke(self, consumer, partitions) -> None:
         log.info("revoked %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
         if self.in_transaction:
             self._checkpoint()
+        revoked = {p.partition for p in partitions if p.topic == self.s.tweets_topic}
+        gone = [a for a, p in self.partition_of.items() if p in revoked]
+        self.detector.drop(gone, lambda label: self.label_partition.get(id(label)) in revoked)
+        for account_id in gone:
+            del self.partition_of[account_id]
         # what was fetched but not released is consumed again by the partitions' next owner
         self.aligner.revoke((p.topic, p.partition) for p in partitions)
         self.paused.difference_update((p.topic, p.partition) for p in partitions)
 
+    # -------------------------------------------------------------- the loop
+
     def run(self) -> int:
         s, m = self.s, self.metrics
+        self.training.restore(self.detector, s.snapshot_dir, self.snapshot_key)
         m.model_info.info({"kind": self.detector.model.kind, "version": self.detector.model.version})
-        self.producer.init_transactions(30)
+        if self.exactly_once:
+            self.producer.init_transactions(60)  # also aborts what a crashed predecessor left open
+            self.producer.begin_transaction()
+            self.in_transaction = True
         self.consumer.subscribe([s.tweets_topic, s.labels_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
-        self.producer.begin_transaction()
-        self.in_transaction = True
         last_checkpoint = last_input = time.monotonic()
         try:
             while not self.stopping:
@@ -100,6 +147,7 @@ class Service:
                     m.batch_seconds.observe(time.perf_counter() - started)
                     m.batch_size.observe(len(released))
                     self.uncommitted = True
+                self.training.poll(self.detector)
                 self._apply_backpressure()
                 if not msgs and s.exit_when_idle and time.monotonic() - last_input > s.exit_when_idle:
                     log.info("no input for %.1fs: exiting", s.exit_when_idle)
@@ -109,9 +157,11 @@ class Service:
                     last_checkpoint = time.monotonic()
             if self.uncommitted:
                 self._checkpoint()
+            self._snapshot(force=True)
         finally:
             self.in_transaction = False  # close() revokes: nothing more may be committed then
             self.consumer.close()
+            self.training.close()
             self.producer.flush(10)
         return 0
 
@@ -153,12 +203,13 @@ class Service:
                 self.paused.discard(key)
 
     def _process(self, released, caught_up: bool) -> None:
-        s, m, detector = self.s, self.metrics, self.detector
+        s, m, detector, partition_of = self.s, self.metrics, self.detector, self.partition_of
         events, kafka_ts = [], {}
         n_tweet_msgs = n_label_msgs = 0
-        for (topic, _), _, item in released:
+        for (topic, partition), _, item in released:
             if isinstance(item, Label):
                 n_label_msgs += 1
+                self.label_partition[id(item)] = partition
                 events.append(item)
             elif isinstance(item[0], DecodeError):
                 n_tweet_msgs += topic == s.tweets_topic
@@ -167,6 +218,8 @@ class Service:
             else:
                 n_tweet_msgs += 1
                 decoded, sent_ms = item
+                for tweet in decoded:
+                    partition_of[tweet.account_id] = partition
                 events.extend(decoded)
                 kafka_ts[decoded[-1].account_id] = sent_ms
         m.events_consumed.labels(s.tweets_topic).inc(n_tweet_msgs)
@@ -193,6 +246,11 @@ class Service:
                 print(f"{flag['action']:>6}  account {flag['account_id']}  score {flag['score']}  "
                       f"tweets {flag['tweets_seen']}  reasons {', '.join(r['feature'] for r in flag['reasons'])}",
                       flush=True)
+        headers = [(INCARNATION_HEADER, self.incarnation.encode())]
+        for example in result.examples:
+            produce(s.training_topic, orjson.dumps(example), example["account_id"].encode(), headers=headers,
+                    on_delivery=self.training.on_own_delivery)
+        self.examples_since_snapshot += len(result.examples)
         self.producer.poll(0)
         self._observe(result)
 
@@ -230,19 +288,110 @@ class Service:
         self.producer.produce(self.s.dlq_topic, msg.value(), msg.key(), headers=headers)
         log.warning("dead-lettered %s[%d]@%d: %s: %s", msg.topic(), msg.partition(), msg.offset(), reason, message)
 
+    # ------------------------------------------------------------ checkpoint
+
+    def _write_changelog(self) -> None:
+        s, d, produce = self.s, self.detector, self.producer.produce
+        for account_id in d.drain_changed():
+            partition = self.partition_of.get(account_id)
+            if partition is None:
+                continue
+            state = d.accounts.get(account_id)
+            value = None if state is None else encode_account(state, d.is_dirty(account_id))
+            produce(s.state_topic, value, account_id.encode(), partition=partition)
+            if state is None:
+                del self.partition_of[account_id]
+        pending_by_partition: dict[int, list[Label]] = {}
+        for label in d.pending_labels():
+            pending_by_partition.setdefault(self.label_partition.get(id(label), -1), []).append(label)
+        live = {id(label) for labels in pending_by_partition.values() for label in labels}
+        self.label_partition = {k: v for k, v in self.label_partition.items() if k in live}
+        clock = encode_clock(d.stream_time)
+        for topic, partition in self.aligner.buffers:
+            if topic == s.tweets_topic:
+                produce(s.state_topic, clock, CLOCK_KEY, partition=partition)
+                produce(s.state_topic, encode_labels(pending_by_partition.get(partition, [])), LABELS_KEY,
+                        partition=partition)
+
     def _checkpoint(self) -> None:
-        """Commit flags, dead letters and the offsets of everything released, in one transaction."""
+        """Commit changelog, flags, dead letters, training examples and offsets together (see the module doc)."""
+        self._write_changelog()
         offsets = [TopicPartition(t, p, off) for (t, p), off in self.aligner.committable.items()]
-        if offsets:
-            self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 30)
-        self.producer.commit_transaction(30)
+        if self.exactly_once:
+            try:
+                if offsets:
+                    self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 60)
+                self._retrying(lambda: self.producer.commit_transaction(60), "commit the transaction")
+            except KafkaException as e:
+                if not e.args[0].txn_requires_abort():
+                    raise
+                log.warning("transaction must be aborted (%s): rebuilding state from the last checkpoint", e.args[0])
+                self._recover()
+                return
+            self.producer.begin_transaction()
+        else:
+            while self.producer.flush(10):
+                log.warning("output not yet delivered; waiting for the broker before committing offsets")
+            if offsets:
+                self._retrying(lambda: self.consumer.commit(offsets=offsets, asynchronous=False), "commit offsets")
         self.metrics.commits.inc()
-        self.producer.begin_transaction()
         self.uncommitted = False
+        self._snapshot()
+
+    def _recover(self) -> None:
+        """Abort the open transaction and resume from the last committed checkpoint, as a restart would."""
+        self.producer.abort_transaction(60)
+        assignment = self.consumer.assignment()
+        self.training.close()
+        self.detector = build_detector(self.s)
+        self.training = TrainingLog(self.s.client_config(), self.s.training_topic, self.incarnation)
+        self.training.restore(self.detector, self.s.snapshot_dir, self.snapshot_key)
+        self.aligner = Aligner()
+        self.partition_of.clear()
+        self.label_partition.clear()
+        for p in assignment:
+            if p.topic == self.s.tweets_topic:
+                self._restore(p.partition)
+        self.aligner.assign((p.topic, p.partition) for p in assignment)
+        for tp in self.consumer.committed(assignment, timeout=60):
+            tp.offset = tp.offset if tp.offset >= 0 else -2  # nothing committed yet: from the beginning
+            self.consumer.seek(tp)
+        self.uncommitted = False
+        self.producer.begin_transaction()
+
+    def _retrying(self, action, what: str) -> None:
+        """Retry a retriable Kafka error with backoff (broker down); anything else is fatal."""
+        delay = 0.5
+        while True:
+            try:
+                action()
+                return
+            except KafkaException as e:
+                err = e.args[0]
+                if not err.retriable():
+                    raise
+                log.warning("could not %s (%s); retrying in %.1fs", what, err, delay)
+                time.sleep(delay)  # backoff while the broker is away, not synchronisation
+                delay = min(delay * 2, 10.0)
+
+    def _snapshot(self, force: bool = False) -> None:
+        if not self.s.snapshot_dir or (not force and self.examples_since_snapshot < 500):
+            return
+        if force:  # at shutdown: read our own committed examples back so the snapshot is the log's prefix
+            deadline = time.monotonic() + 10
+            while not self.training.at_end and time.monotonic() < deadline:
+                self.training.poll(self.detector)
+        path = self.training.snapshot(self.detector, self.s.snapshot_dir, self.snapshot_key)
+        if path is not None:
+            self.examples_since_snapshot = 0
+            log.info("model snapshot written: %s", path)
 
 
 def run(settings) -> int:
+    from consumer.snapshot import SnapshotError
+
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log.info("options: %s", settings.redacted())
     metrics = Metrics()
     server = metrics.serve(settings.metrics_addr, settings.metrics_port)
     log.info("metrics on http://%s:%d/metrics", settings.metrics_addr, server.server_address[1])
@@ -251,6 +400,9 @@ def run(settings) -> int:
     signal.signal(signal.SIGINT, service.stop)
     try:
         return service.run()
+    except SnapshotError as e:
+        log.error("refusing to start: %s", e)
+        return 3
     except KafkaException as e:
         log.error("fatal Kafka error: %s", e)
         return 2

@@ -52,5 +52,7 @@ def topics(kafka_bootstrap, request):
         "labels": f"labels-{suffix}",
         "flags": f"flags-{suffix}",
         "dlq": f"dlq-{suffix}",
+        "state": f"state-{suffix}",
+        "training": f"training-{suffix}",
         "group": f"botwatch-{suffix}",
     }

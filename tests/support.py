@@ -20,6 +20,8 @@ def botwatch_env(kafka_bootstrap: str, topics: dict) -> dict:
         "BOTWATCH_LABELS_TOPIC": topics["labels"],
         "BOTWATCH_FLAGS_TOPIC": topics["flags"],
         "BOTWATCH_DLQ_TOPIC": topics["dlq"],
+        "BOTWATCH_STATE_TOPIC": topics["state"],
+        "BOTWATCH_TRAINING_TOPIC": topics["training"],
         "BOTWATCH_GROUP": topics["group"],
         "BOTWATCH_TRANSACTIONAL_ID": topics["group"] + "-0",
     })

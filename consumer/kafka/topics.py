@@ -16,6 +16,10 @@ def topic_specs(settings) -> list[NewTopic]:
         NewTopic(settings.labels_topic, p, 1),
         NewTopic(settings.flags_topic, p, 1),
         NewTopic(settings.dlq_topic, p, 1, config={"max.message.bytes": DLQ_MAX_MESSAGE_BYTES}),
+        # partition p of the state restores partition p of the input, so the counts must match
+        NewTopic(settings.state_topic, p, 1, config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}),
+        # one partition: every replica learns the examples in the same order; kept for restores
+        NewTopic(settings.training_topic, 1, 1, config={"retention.ms": "-1"}),
     ]
 
 

@@ -1,0 +1,156 @@
+"""Recovery: rebuilding state from Kafka before processing resumes.
+
+Two logs make botwatch's state; both are read with ``read_committed``, so an
+aborted transaction of a crashed predecessor is never restored:
+
+* ``botwatch-state`` partition *p* → the accounts, open tick and pending labels
+  of input partition *p* (:func:`restore_partition`), on every assignment;
+* ``botwatch-training`` (one partition) → the model: the newest valid snapshot,
+  then every training example after it, in log order (:class:`TrainingLog`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+
+from consumer.snapshot import latest_snapshot, read_snapshot
+from consumer.state import PartitionState
+
+log = logging.getLogger("botwatch.recovery")
+
+#: Header naming the process incarnation that produced a training example.
+INCARNATION_HEADER = "botwatch.incarnation"
+
+
+def _reader(client_config: dict) -> Consumer:
+    return Consumer({
+        **client_config,
+        "group.id": f"botwatch-restore-{uuid.uuid4().hex[:8]}",  # assign() only: never joins or commits
+        "enable.auto.commit": False,
+        "enable.partition.eof": True,
+        "isolation.level": "read_committed",
+        "fetch.queue.backoff.ms": 10,
+    })
+
+
+def _read_to_end(consumer: Consumer, tp: TopicPartition, on_message, timeout: float) -> int:
+    """Feed ``on_message`` every committed message of ``tp`` from its offset to the end; returns how many."""
+    low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+    if high <= max(low, tp.offset if tp.offset >= 0 else low):
+        return 0
+    consumer.assign([tp])
+    count = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for msg in consumer.consume(10_000, 0.5):
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    consumer.unassign()
+                    return count
+                raise KafkaException(err)
+            on_message(msg)
+            count += 1
+    raise TimeoutError(f"reading {tp.topic}[{tp.partition}] to its end took longer than {timeout:.0f}s")
+
+
+def restore_partition(client_config: dict, state_topic: str, partition: int, timeout: float = 120.0) -> PartitionState:
+    """The state of input partition ``partition``, folded from its changelog partition."""
+    state = PartitionState()
+    reader = _reader(client_config)
+    try:
+        started = time.monotonic()
+        n = _read_to_end(reader, TopicPartition(state_topic, partition, OFFSET_BEGINNING),
+                         lambda m: state.apply(m.key(), m.value()), timeout)
+        log.info("restored %s[%d]: %d records, %d accounts, %d pending labels in %.2fs", state_topic, partition, n,
+                 len(state.accounts), len(state.pending_labels), time.monotonic() - started)
+    finally:
+        reader.close()
+    return state
+
+
+class TrainingLog:
+    """The single-partition log of training examples, applied in log order.
+
+    Parameters
+    ----------
+    client_config
+        librdkafka settings (bootstrap, security).
+    topic
+        The training topic (one partition).
+    incarnation
+        This process's id: examples it produced itself were learned when
+        they were made, so reading them back changes nothing.
+    """
+
+    def __init__(self, client_config: dict, topic: str, incarnation: str):
+        self.topic = topic
+        self.incarnation = incarnation.encode()
+        self.consumer = _reader(client_config)
+        self.position = OFFSET_BEGINNING  # next offset to read
+        self.at_end = False
+        self.last_own_offset = -1  # highest offset of an example this process produced
+
+    def on_own_delivery(self, err, msg) -> None:
+        if err is None and msg.offset() > self.last_own_offset:
+            self.last_own_offset = msg.offset()
+
+    def restore(self, detector, snapshot_dir: str, key: bytes | None, timeout: float = 300.0) -> int:
+        """Load the newest snapshot (if any) into ``detector``, then replay the log after it."""
+        if snapshot_dir:
+            path = latest_snapshot(snapshot_dir)
+            if path is not None:
+                (model, quality), header = read_snapshot(path, key)  # SnapshotError stops the start
+                detector.model, detector.quality = model, quality
+                self.position = header["training_offset"] + 1
+                log.info("model snapshot %s: %s at training offset %d", path, header["model_version"],
+                         header["training_offset"])
+        n = _read_to_end(self.consumer, TopicPartition(self.topic, 0, self.position),
+                         lambda m: self._apply(detector, m, replaying=True), timeout)
+        self.consumer.assign([TopicPartition(self.topic, 0, self.position)])
+        log.info("model restored: %s (%d examples replayed from the training log)", detector.model.version, n)
+        return n
+
+    def poll(self, detector) -> int:
+        """Apply examples other instances have committed since the last call; returns how many."""
+        applied = 0
+        for msg in self.consumer.consume(1000, 0):
+            err = msg.error()
+            if err is not None:
+                self.at_end = err.code() == KafkaError._PARTITION_EOF
+                continue
+            self.at_end = False
+            applied += self._apply(detector, msg, replaying=False)
+        return applied
+
+    def _apply(self, detector, msg, replaying: bool) -> int:
+        self.position = msg.offset() + 1
+        headers = dict(msg.headers() or ())
+        if not replaying and headers.get(INCARNATION_HEADER) == self.incarnation:
+            return 0
+        example = orjson.loads(msg.value())
+        detector.learn_example(example["features"], example["label"] == "bot")
+        return 1
+
+    def snapshot(self, detector, snapshot_dir: str, key: bytes | None) -> Path | None:
+        """Snapshot the model if it is exactly the log's prefix up to ``position``: every example
+        this process made has been read back, so none lies beyond the snapshot's offset."""
+        from consumer.snapshot import prune, snapshot_path, write_snapshot
+
+        if not snapshot_dir or not self.at_end or self.position <= max(self.last_own_offset, 0):
+            return None
+        Path(snapshot_dir).mkdir(parents=True, exist_ok=True)
+        path = snapshot_path(snapshot_dir, self.position - 1)
+        write_snapshot(path, (detector.model, detector.quality), model_version=detector.model.version,
+                       kind=detector.model.kind, training_offset=self.position - 1, key=key)
+        prune(snapshot_dir)
+        return path
+
+    def close(self) -> None:
+        self.consumer.close()
