@@ -122,7 +122,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("events", 500_000, "tweets the benchmark preloads", int, ("bench",), _positive, "a positive integer"),
     Option("json", False, "print one JSON object instead of a table", _bool, ("bench",)),
     Option("accounts", 500, "accounts to simulate", int, ("generate", "bench"), _positive, "a positive integer"),
-    Option("bot-fraction", 0.2, "fraction of simulated accounts that are spam bots", float, ("generate",), _probability, "a fraction in [0, 1]"),
+    Option("bot-fraction", 0.2, "fraction of simulated accounts that are bots (any family)", float, ("generate",), _probability, "a fraction in [0, 1]"),
+    Option("families", "", "share of bots per bot family, e.g. spam=0.5,amplifier=0.15,hashtag=0.15,fake_follower=0.1,"
+           "social=0.1 (empty: this default)", commands=("generate",)),
+    Option("family-rates", "", "mean tweets per account per day, per family, e.g. human=10,spam=55,amplifier=80,"
+           "hashtag=40,fake_follower=0.5,social=15 (empty: these defaults)", commands=("generate",)),
     Option("tweets", 20000, "tweets to generate", int, ("generate",), _positive, "a positive integer"),
     Option("label-fraction", 0.3, "fraction of accounts that get a review label", float, ("generate",), _probability, "a fraction in [0, 1]"),
     Option("label-delay", 6 * 3600.0, "seconds between an account's first tweet and its review label", float, ("generate",), _non_negative, "seconds >= 0"),

@@ -31,7 +31,7 @@ class Metrics:
         self.batch_size = Histogram("botwatch_batch_size_messages", "Messages per batch", buckets=(1, 10, 100, 500, 1000, 5000), registry=r)
         self.flag_latency = Histogram(
             "botwatch_event_to_flag_latency_seconds",
-            "From the Kafka timestamp of the tweet that caused a flag to the flag's production",
+            "From the fetch of the tweet that caused a flag to the flag's production",
             buckets=_LATENCY_BUCKETS, registry=r)
         self.accounts = Gauge("botwatch_accounts_tracked", "Accounts held in memory", registry=r)
         self.lag = Gauge("botwatch_consumer_lag_messages", "Messages behind the partition's end", ["topic", "partition"], registry=r)
@@ -57,7 +57,8 @@ class Metrics:
         stats = orjson.loads(stats_json)
         for topic, t in stats.get("topics", {}).items():
             for partition, p in t.get("partitions", {}).items():
-                lag = p.get("consumer_lag", -1)
+                # consumer_lag counts from offsets committed outside transactions; ours go through them
+                lag = p.get("consumer_lag_stored", -1)
                 if partition != "-1" and lag >= 0:
                     self.lag.labels(topic, partition).set(lag)
 

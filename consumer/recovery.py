@@ -36,43 +36,54 @@ def _reader(client_config: dict) -> Consumer:
         "enable.partition.eof": True,
         "isolation.level": "read_committed",
         "fetch.queue.backoff.ms": 10,
+        "fetch.wait.max.ms": 50,  # the end of a partition is what we wait for: learn of it quickly
     })
 
 
-def _read_to_end(consumer: Consumer, tp: TopicPartition, on_message, timeout: float) -> int:
-    """Feed ``on_message`` every committed message of ``tp`` from its offset to the end; returns how many."""
-    low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
-    if high <= max(low, tp.offset if tp.offset >= 0 else low):
+def _read_to_end(consumer: Consumer, tps: list[TopicPartition], on_message, timeout: float) -> int:
+    """Feed ``on_message`` every committed message of ``tps`` from their offsets to their ends; returns how many."""
+    todo = []
+    for tp in tps:
+        low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+        if high > max(low, tp.offset):
+            todo.append(tp)
+    if not todo:
         return 0
-    consumer.assign([tp])
+    consumer.assign(todo)
+    open_partitions = {tp.partition for tp in todo}
     count = 0
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while open_partitions:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"reading {todo[0].topic} to its end took longer than {timeout:.0f}s")
         for msg in consumer.consume(10_000, 0.5):
             err = msg.error()
             if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    consumer.unassign()
-                    return count
-                raise KafkaException(err)
+                if err.code() != KafkaError._PARTITION_EOF:
+                    raise KafkaException(err)
+                open_partitions.discard(msg.partition())
+                continue
             on_message(msg)
             count += 1
-    raise TimeoutError(f"reading {tp.topic}[{tp.partition}] to its end took longer than {timeout:.0f}s")
+    consumer.unassign()
+    return count
 
 
-def restore_partition(client_config: dict, state_topic: str, partition: int, timeout: float = 120.0) -> PartitionState:
-    """The state of input partition ``partition``, folded from its changelog partition."""
-    state = PartitionState()
+def restore_partitions(client_config: dict, state_topic: str, partitions: list[int],
+                       timeout: float = 120.0) -> dict[int, PartitionState]:
+    """The state of each input partition in ``partitions``, folded from its changelog partition."""
+    states = {p: PartitionState() for p in partitions}
     reader = _reader(client_config)
     try:
         started = time.monotonic()
-        n = _read_to_end(reader, TopicPartition(state_topic, partition, OFFSET_BEGINNING),
-                         lambda m: state.apply(m.key(), m.value()), timeout)
-        log.info("restored %s[%d]: %d records, %d accounts, %d pending labels in %.2fs", state_topic, partition, n,
-                 len(state.accounts), len(state.pending_labels), time.monotonic() - started)
+        n = _read_to_end(reader, [TopicPartition(state_topic, p, OFFSET_BEGINNING) for p in partitions],
+                         lambda m: states[m.partition()].apply(m.key(), m.value()), timeout)
+        log.info("restored %s%s: %d records, %d accounts, %d pending labels in %.2fs", state_topic, partitions, n,
+                 sum(len(s.accounts) for s in states.values()),
+                 sum(len(s.pending_labels) for s in states.values()), time.monotonic() - started)
     finally:
         reader.close()
-    return state
+    return states
 
 
 class TrainingLog:
@@ -111,7 +122,7 @@ class TrainingLog:
                 self.position = header["training_offset"] + 1
                 log.info("model snapshot %s: %s at training offset %d", path, header["model_version"],
                          header["training_offset"])
-        n = _read_to_end(self.consumer, TopicPartition(self.topic, 0, self.position),
+        n = _read_to_end(self.consumer, [TopicPartition(self.topic, 0, self.position)],
                          lambda m: self._apply(detector, m, replaying=True), timeout)
         self.consumer.assign([TopicPartition(self.topic, 0, self.position)])
         log.info("model restored: %s (%d examples replayed from the training log)", detector.model.version, n)

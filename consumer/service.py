@@ -43,7 +43,7 @@ from consumer.decode import DecodeError, decode_label, decode_tweets
 from consumer.detector import Detector, build_detector
 from consumer.events import Label
 from consumer.metrics import Metrics
-from consumer.recovery import INCARNATION_HEADER, TrainingLog, restore_partition
+from consumer.recovery import INCARNATION_HEADER, TrainingLog, restore_partitions
 from consumer.state import CLOCK_KEY, LABELS_KEY, encode_account, encode_clock, encode_labels
 
 log = logging.getLogger("botwatch.consume")
@@ -67,15 +67,20 @@ class Service:
         self.partition_of: dict[str, int] = {}  # account id -> input partition: changelog partition, revocation
         self.label_partition: dict[int, int] = {}  # id(label) -> input partition, for labels not applied yet
         self.examples_since_snapshot = 0
+        # one stable identity per instance: it fences a crashed predecessor's transaction and, as a static
+        # group member, takes its partitions back at once instead of after a session timeout
+        instance_id = settings.transactional_id or f"{settings.group}-{socket.gethostname()}"
         producer_config = {"linger.ms": 5, "message.max.bytes": 16 * 1024 * 1024, "compression.type": "lz4"}
         if self.exactly_once:
-            producer_config["transactional.id"] = settings.transactional_id or f"{settings.group}-{socket.gethostname()}"
+            producer_config["transactional.id"] = instance_id
             producer_config["transaction.timeout.ms"] = 60000  # outlives a short broker outage
         else:
             producer_config["enable.idempotence"] = True
         self.producer = Producer(settings.client_config(**producer_config))
         self.consumer = Consumer(settings.client_config(**{
             "group.id": settings.group,
+            "group.instance.id": instance_id,
+            "session.timeout.ms": 10000,  # a dead static member's partitions move on after this
             "enable.auto.commit": False,
             "auto.offset.reset": settings.offset_reset,
             "isolation.level": "read_committed",
@@ -94,20 +99,22 @@ class Service:
 
     def _on_assign(self, consumer, partitions) -> None:
         log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
-        for p in partitions:
-            if p.topic == self.s.tweets_topic:
-                self._restore(p.partition)
+        self._restore([p.partition for p in partitions if p.topic == self.s.tweets_topic])
         self.aligner.assign((p.topic, p.partition) for p in partitions)
         self.metrics.ready = True
+        self.last_input = time.monotonic()  # idleness counts from when there is something to read
         self.metrics.accounts.set(len(self.detector.accounts))
 
-    def _restore(self, partition: int) -> None:
-        restored = restore_partition(self.s.client_config(), self.s.state_topic, partition)
-        for account_id in restored.accounts:
-            self.partition_of[account_id] = partition
-        for label in restored.pending_labels:
-            self.label_partition[id(label)] = partition
-        self.detector.install(restored.accounts, restored.dirty, restored.stream_time, restored.pending_labels)
+    def _restore(self, partitions: list[int]) -> None:
+        """Restore the given input partitions' state before any of their events is processed."""
+        if not partitions:
+            return
+        for partition, restored in restore_partitions(self.s.client_config(), self.s.state_topic, partitions).items():
+            for account_id in restored.accounts:
+                self.partition_of[account_id] = partition
+            for label in restored.pending_labels:
+                self.label_partition[id(label)] = partition
+            self.detector.install(restored.accounts, restored.dirty, restored.stream_time, restored.pending_labels)
 
     def _on_revoke(self, consumer, partitions) -> None:
         log.info("revoked %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
@@ -121,6 +128,11 @@ class Service:
         # what was fetched but not released is consumed again by the partitions' next owner
         self.aligner.revoke((p.topic, p.partition) for p in partitions)
         self.paused.difference_update((p.topic, p.partition) for p in partitions)
+        for p in partitions:
+            try:
+                self.metrics.lag.remove(p.topic, str(p.partition))
+            except KeyError:
+                pass
 
     # -------------------------------------------------------------- the loop
 
@@ -133,13 +145,13 @@ class Service:
             self.producer.begin_transaction()
             self.in_transaction = True
         self.consumer.subscribe([s.tweets_topic, s.labels_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
-        last_checkpoint = last_input = time.monotonic()
+        last_checkpoint = self.last_input = time.monotonic()
         try:
             while not self.stopping:
                 msgs = self.consumer.consume(s.batch_size, s.poll_timeout)
                 started = time.perf_counter()
-                if self._ingest(msgs):
-                    last_input = time.monotonic()
+                if self._ingest(msgs) or not self.metrics.ready:  # idle only counts once partitions are ours
+                    self.last_input = time.monotonic()
                 released = self.aligner.release()
                 caught_up = self.aligner.watermark == float("inf") and not any(self.aligner.buffers.values())
                 if released or (caught_up and self.detector.has_open_tick):
@@ -149,7 +161,7 @@ class Service:
                     self.uncommitted = True
                 self.training.poll(self.detector)
                 self._apply_backpressure()
-                if not msgs and s.exit_when_idle and time.monotonic() - last_input > s.exit_when_idle:
+                if not msgs and s.exit_when_idle and time.monotonic() - self.last_input > s.exit_when_idle:
                     log.info("no input for %.1fs: exiting", s.exit_when_idle)
                     break
                 if self.uncommitted and time.monotonic() - last_checkpoint >= s.checkpoint_interval:
@@ -169,6 +181,7 @@ class Service:
         """Decode what was fetched into the aligner; returns how many messages carried data."""
         s, aligner = self.s, self.aligner
         n_data = 0
+        fetched = time.monotonic()  # producers may stamp messages with event time: latency counts from here
         for msg in msgs:
             err = msg.error()
             if err is not None:
@@ -182,7 +195,7 @@ class Service:
             try:
                 if key[0] == s.tweets_topic:
                     tweets = decode_tweets(msg.value(), s.max_message_bytes)
-                    aligner.add(key, msg.offset(), tweets[0].ts, (tweets, msg.timestamp()[1]))
+                    aligner.add(key, msg.offset(), tweets[0].ts, (tweets, fetched))
                 else:
                     label = decode_label(msg.value())
                     aligner.add(key, msg.offset(), label.ts, label)
@@ -204,7 +217,7 @@ class Service:
 
     def _process(self, released, caught_up: bool) -> None:
         s, m, detector, partition_of = self.s, self.metrics, self.detector, self.partition_of
-        events, kafka_ts = [], {}
+        events, fetched_at = [], {}
         n_tweet_msgs = n_label_msgs = 0
         for (topic, partition), _, item in released:
             if isinstance(item, Label):
@@ -217,11 +230,11 @@ class Service:
                 self._dead_letter(item[1], item[0].reason, str(item[0]))
             else:
                 n_tweet_msgs += 1
-                decoded, sent_ms = item
+                decoded, fetched = item
                 for tweet in decoded:
                     partition_of[tweet.account_id] = partition
                 events.extend(decoded)
-                kafka_ts[decoded[-1].account_id] = sent_ms
+                fetched_at[decoded[-1].account_id] = fetched
         m.events_consumed.labels(s.tweets_topic).inc(n_tweet_msgs)
         m.events_consumed.labels(s.labels_topic).inc(n_label_msgs)
 
@@ -231,17 +244,17 @@ class Service:
             result.flags.extend(tail.flags)
             result.labels_applied.extend(tail.labels_applied)
             result.examples.extend(tail.examples)
-        self._emit(result, kafka_ts)
+        self._emit(result, fetched_at)
 
-    def _emit(self, result, kafka_ts: dict) -> None:
+    def _emit(self, result, fetched_at: dict) -> None:
         s, m, produce = self.s, self.metrics, self.producer.produce
-        now_ms = time.time() * 1000.0
+        now = time.monotonic()
         for flag in result.flags:
             produce(s.flags_topic, orjson.dumps(flag), flag["account_id"].encode())
             m.flags.labels(flag["action"]).inc()
-            sent_ms = kafka_ts.get(flag["account_id"])
-            if sent_ms and sent_ms > 0:
-                m.flag_latency.observe(max(0.0, (now_ms - sent_ms) / 1000.0))
+            fetched = fetched_at.get(flag["account_id"])
+            if fetched is not None:
+                m.flag_latency.observe(now - fetched)
             if s.print_flags:
                 print(f"{flag['action']:>6}  account {flag['account_id']}  score {flag['score']}  "
                       f"tweets {flag['tweets_seen']}  reasons {', '.join(r['feature'] for r in flag['reasons'])}",
@@ -271,7 +284,6 @@ class Service:
             m.recall.set(q.recall)
             m.roc_auc.set(q.roc_auc)
             m.precision_at_block.set(q.precision_at_block)
-            m.model_info.info({"kind": d.model.kind, "version": d.model.version})
         m.blocking_enabled.set(1 if d.blocking_enabled else 0)
 
     def _dead_letter(self, msg, reason: str, message: str) -> None:
@@ -349,9 +361,7 @@ class Service:
         self.aligner = Aligner()
         self.partition_of.clear()
         self.label_partition.clear()
-        for p in assignment:
-            if p.topic == self.s.tweets_topic:
-                self._restore(p.partition)
+        self._restore([p.partition for p in assignment if p.topic == self.s.tweets_topic])
         self.aligner.assign((p.topic, p.partition) for p in assignment)
         for tp in self.consumer.committed(assignment, timeout=60):
             tp.offset = tp.offset if tp.offset >= 0 else -2  # nothing committed yet: from the beginning
@@ -384,6 +394,7 @@ class Service:
         path = self.training.snapshot(self.detector, self.s.snapshot_dir, self.snapshot_key)
         if path is not None:
             self.examples_since_snapshot = 0
+            self.metrics.model_info.info({"kind": self.detector.model.kind, "version": self.detector.model.version})
             log.info("model snapshot written: %s", path)
 
 

@@ -42,3 +42,21 @@ def read_topic(bootstrap: str, topic: str, until, timeout: float = 60.0, idle: f
 
 def json_values(messages) -> list[dict]:
     return [orjson.loads(m.value()) for m in messages]
+
+
+def produce_all(bootstrap: str, records, topics: dict, extra: dict | None = None) -> None:
+    """Produce generator ``records`` into ``topics[record.topic]``, keyed by account, and wait for every ack."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20,
+                         **(extra or {})})
+    for r in records:
+        while True:
+            try:
+                producer.produce(topics[r.topic], r.value, r.key)
+                break
+            except BufferError:  # the local queue is full: let deliveries drain it
+                producer.poll(0.1)
+        producer.poll(0)
+    remaining = producer.flush(120)
+    assert remaining == 0, f"{remaining} messages not delivered"

@@ -7,9 +7,8 @@ import sys
 
 import orjson
 import pytest
-from confluent_kafka import Producer
 
-from kafka_io import read_topic
+from kafka_io import produce_all, read_topic
 from producers.files import write_records
 from producers.generate import Generator
 from support import REPO, botwatch, botwatch_env
@@ -28,11 +27,7 @@ def test_consume_through_kafka_equals_evaluate_in_process(kafka_bootstrap, topic
 
     env = botwatch_env(kafka_bootstrap, topics)
     botwatch("topics", "create", "--partitions", "1", env=env)
-    producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True, "linger.ms": 20})
-    for r in records:  # preloaded, so the consumer sees the whole log as a replay would
-        producer.produce(topics[r.topic], r.value, r.key)
-        producer.poll(0)
-    assert producer.flush(60) == 0
+    produce_all(kafka_bootstrap, records, topics)  # preloaded, so the consumer sees the whole log as a replay would
 
     consumer = subprocess.Popen([sys.executable, "-m", "consumer.cli", "consume", "--metrics-port", "0",
                                  "--exit-when-idle", "5"], env=env, cwd=REPO,

@@ -12,8 +12,9 @@ DLQ_MAX_MESSAGE_BYTES = str(16 * 1024 * 1024)
 def topic_specs(settings) -> list[NewTopic]:
     p = settings.partitions
     return [
-        NewTopic(settings.tweets_topic, p, 1, config={"max.message.bytes": DLQ_MAX_MESSAGE_BYTES}),
-        NewTopic(settings.labels_topic, p, 1),
+        # replays stamp messages with event time, possibly years old: time-based retention would delete them
+        NewTopic(settings.tweets_topic, p, 1, config={"max.message.bytes": DLQ_MAX_MESSAGE_BYTES, "retention.ms": "-1"}),
+        NewTopic(settings.labels_topic, p, 1, config={"retention.ms": "-1"}),
         NewTopic(settings.flags_topic, p, 1),
         NewTopic(settings.dlq_topic, p, 1, config={"max.message.bytes": DLQ_MAX_MESSAGE_BYTES}),
         # partition p of the state restores partition p of the input, so the counts must match
