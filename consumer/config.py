@@ -98,7 +98,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("block-confidence", 0.95, "one-sided confidence of the lower bound on precision at the block threshold", float, DETECT,
            lambda v: 0.5 <= v < 1.0, "a probability in [0.5, 1)"),
     Option("tick", 60.0, "seconds of event time between scorings of changed accounts while catching up", float, DETECT, _positive, "seconds > 0"),
-    Option("min-tweets", 5, "tweets an account needs before it is scored", int, DETECT, _positive, "a positive integer"),
+    Option("min-tweets", 1, "tweets an account needs before it is scored", int, DETECT, _positive, "a positive integer"),
     Option("min-labels", 20, "labels of each class the model needs before it may flag", int, DETECT, _non_negative, "an integer >= 0"),
     Option("quality-window", 1000, "labels the rolling quality figures and the block decision cover", int, DETECT, _positive, "a positive integer"),
     Option("account-ttl", 30 * 86400.0, "seconds of event time after which an idle account is dropped", float, DETECT, _positive, "seconds > 0"),
@@ -136,6 +136,9 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 
+SECRET_OPTIONS = frozenset({"snapshot-key"})
+
+
 @dataclass
 class Settings:
     """Resolved options, reachable as attributes (``settings.batch_size``)."""
@@ -154,8 +157,9 @@ class Settings:
         return {"bootstrap.servers": self.values["bootstrap"], **self.kafka, **extra}
 
     def redacted(self) -> dict[str, Any]:
-        """What may be logged: options and the *names* of pass-through settings."""
-        return {**self.values, "kafka": sorted(self.kafka)}
+        """What may be logged: options, secrets masked, and the *names* of pass-through settings."""
+        masked = {k: ("***" if k in SECRET_OPTIONS and v else v) for k, v in self.values.items()}
+        return {**masked, "kafka": sorted(self.kafka)}
 
 
 def options_for(command: str) -> list[Option]:

@@ -28,6 +28,7 @@ import numpy as np
 
 from consumer import features as F
 from consumer.events import Label, Tweet
+from consumer.drift import Detection, DriftMonitor
 from consumer.model import Model
 from consumer.policy import ACTION_NAMES, BLOCK, CLEAR, NONE, Policy
 from consumer.quality import RollingQuality
@@ -42,6 +43,7 @@ class BatchResult:
     duplicates: int = 0
     labels_applied: list[Label] = field(default_factory=list)
     examples: list[dict] = field(default_factory=list)  # training examples, for the training log
+    drift: list[Detection] = field(default_factory=list)
     scored: int = 0
 
 
@@ -64,6 +66,8 @@ class Detector:
         Seconds of event time after its last tweet an idle account is dropped.
     quality_window
         Labels the rolling quality figures cover.
+    drift
+        The drift monitor fed with every scored batch and every applied label.
 
     Example
     -------
@@ -74,9 +78,9 @@ class Detector:
     (3, 1)
     """
 
-    def __init__(self, policy: Policy | None = None, model: Model | None = None, min_tweets: int = 5,
+    def __init__(self, policy: Policy | None = None, model: Model | None = None, min_tweets: int = 1,
                  tick: float = 1.0, label_ttl: float = 7 * 86400.0, account_ttl: float = 30 * 86400.0,
-                 quality_window: int = 1000):
+                 quality_window: int = 1000, drift: DriftMonitor | None = None):
         self.policy = policy or Policy()
         self.model = model or Model()
         self.min_tweets = min_tweets
@@ -84,6 +88,8 @@ class Detector:
         self.label_ttl = label_ttl
         self.account_ttl = account_ttl
         self.quality = RollingQuality(quality_window, self.policy.review_threshold, self.policy.block_threshold)
+        # the first rows come from accounts with almost no history yet: let the windows settle first
+        self.drift = drift or DriftMonitor(F.FEATURE_NAMES, error_threshold=self.policy.review_threshold, warmup=10_000)
         self.accounts: dict[str, array] = {}
         self.stream_time = float("-inf")  # the highest event time seen
         self.unseen_labels: dict[str, Label] = {}  # labels of accounts not seen yet, newest wins
@@ -95,6 +101,7 @@ class Detector:
         self.changed: set[str] = set()  # accounts changed since the last drain_changed(), for the changelog
         self._tick_end = float("-inf")
         self._next_expiry = float("-inf")
+        self._next_rescan = 0
 
     # ------------------------------------------------------------------ input
 
@@ -151,7 +158,13 @@ class Detector:
                 self.unseen_labels[label.account_id] = label
                 continue
             x = F.feature_dict(F.feature_row(state))
-            self.learn_example(x, label.is_bot)
+            score = self.learn_example(x, label.is_bot)
+            result.drift.extend(self.drift.observe_error(score, label.is_bot, at=label.ts))
+            if self.model_ready and self.model.examples >= self._next_rescan:
+                # accounts that went quiet were last scored by a weaker model (or none): look at everyone
+                # again each time the examples double, O(accounts) a handful of times in a model's life
+                self._dirty.update(self.accounts)
+                self._next_rescan = 2 * self.model.examples
             result.labels_applied.append(label)
             result.examples.append({"account_id": label.account_id, "label": "bot" if label.is_bot else "human",
                                     "ts": label.ts, "features": x})
@@ -159,10 +172,12 @@ class Detector:
             if flag is not None:
                 result.flags.append(flag)
 
-    def learn_example(self, x: dict[str, float], is_bot: bool) -> None:
-        """One training example, prequentially: score first, then learn."""
-        self.quality.update(self.model.predict_one(x), is_bot)
+    def learn_example(self, x: dict[str, float], is_bot: bool) -> float:
+        """One training example, prequentially: score first, then learn. Returns the score."""
+        score = self.model.predict_one(x)
+        self.quality.update(score, is_bot)
         self.model.learn_one(x, is_bot)
+        return score
 
     def _apply_verdict(self, label: Label, state) -> dict | None:
         self.changed.add(label.account_id)
@@ -191,6 +206,7 @@ class Detector:
         rows = np.array([F.feature_row(st) for _, st in ready])
         scores = self.model.score_many(rows, F.FEATURE_NAMES)
         result.scored += len(ready)
+        result.drift.extend(self.drift.observe_scores(rows, scores, at=self.stream_time))
         counts = (self.model.examples_by_class[True], self.model.examples_by_class[False])
         precision_at_block = self.quality.precision_at_block
         support = self.quality.block_support
@@ -272,6 +288,11 @@ class Detector:
         self._pending = [entry for entry in self._pending if not labels_of(entry[2])]
         heapq.heapify(self._pending)
         self.unseen_labels = {a: lb for a, lb in self.unseen_labels.items() if not labels_of(lb)}
+
+    @property
+    def model_ready(self) -> bool:
+        """Whether the model has the labels of each class the policy needs before it flags anyone."""
+        return min(self.model.examples_by_class.values()) >= self.policy.min_labels
 
     @property
     def has_open_tick(self) -> bool:

@@ -83,6 +83,7 @@ class Evaluation:
         self.labelled: set[str] = set()
         self.tweets = self.duplicates = self.records = 0
         self.quality_over_time: list[tuple[float, float, float]] = []  # (event time, precision, recall)
+        self.drift: list[dict] = []
 
     def feed(self, records) -> None:
         events = []
@@ -107,6 +108,7 @@ class Evaluation:
 
     def _take(self, result: BatchResult) -> None:
         self.flags.extend(result.flags)
+        self.drift.extend(d.as_dict() for d in result.drift)
         self.tweets += result.tweets
         self.duplicates += result.duplicates
         if result.labels_applied:
@@ -135,6 +137,7 @@ class Evaluation:
             "labels_applied": d.model.examples,
             "labels_by_class": {"bot": d.model.examples_by_class[True], "human": d.model.examples_by_class[False]},
             "flags": dict(Counter(f["action"] for f in self.flags)),
+            "drift_detections": self.drift,
             "model_version": d.model.version,
             "prequential": {"precision": d.quality.precision, "recall": d.quality.recall, "roc_auc": d.quality.roc_auc,
                             "precision_at_block": d.quality.precision_at_block, "block_support": d.quality.block_support},

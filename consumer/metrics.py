@@ -10,7 +10,7 @@ import threading
 from http.server import ThreadingHTTPServer
 
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
 from prometheus_client.exposition import MetricsHandler
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -21,6 +21,7 @@ class Metrics:
 
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, process_resident_memory_bytes, ...
         self.events_consumed = Counter("botwatch_events_consumed_total", "Messages consumed, by topic", ["topic"], registry=r)
         self.events_invalid = Counter("botwatch_events_invalid_total", "Messages dead-lettered, by reason", ["reason"], registry=r)
         self.tweets = Counter("botwatch_tweets_total", "Distinct tweets folded into account features", registry=r)
@@ -40,6 +41,12 @@ class Metrics:
         self.recall = Gauge("botwatch_model_recall", "Rolling recall at the review threshold (prequential)", registry=r)
         self.roc_auc = Gauge("botwatch_model_roc_auc", "Rolling ROC AUC (prequential)", registry=r)
         self.precision_at_block = Gauge("botwatch_model_precision_at_block", "Rolling precision at the block threshold (prequential)", registry=r)
+        self.block_support = Gauge("botwatch_model_block_support",
+                                   "Labelled accounts in the quality window at or above the block threshold", registry=r)
+        self.target_precision = Gauge("botwatch_target_precision", "Configured precision target at the block threshold",
+                                      registry=r)
+        self.last_poll = Gauge("botwatch_last_poll_timestamp_seconds", "Wall-clock time the consume loop last polled Kafka",
+                               registry=r)
         self.blocking_enabled = Gauge("botwatch_blocking_enabled", "1 while the model has earned the right to block", registry=r)
         self.model_info = Info("botwatch_model", "The model in use", registry=r)
         self.drift_detections = Counter(

@@ -15,8 +15,12 @@ Actions, as stored in an account's state and named on the bot-flags topic:
   withdrawn and the model does not flag the account again unless a later
   label says bot.
 
-Flags only escalate (none → review → block) until a human clears them, so an
-account whose score wobbles around a threshold does not flap.
+Flags escalate (none → review → block) until a human clears them. The one
+way down the model takes by itself is from ``review`` back to ``none`` (a
+``clear`` on the topic) once the score falls below half the review threshold:
+the gap keeps an account whose score wobbles around a threshold from flapping,
+and early reviews from a young model do not stay in the queue forever. A
+block is never lifted automatically.
 
 Example
 -------
@@ -36,7 +40,8 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 NONE, REVIEW, BLOCK, CLEAR = 0, 1, 2, 3
-ACTION_NAMES = {REVIEW: "review", BLOCK: "block", CLEAR: "clear"}
+#: What each action is called on the topic; a return to ``none`` withdraws a flag, so it reads ``clear`` too.
+ACTION_NAMES = {NONE: "clear", REVIEW: "review", BLOCK: "block", CLEAR: "clear"}
 
 
 @dataclass(frozen=True)
@@ -77,9 +82,13 @@ class Policy:
             return BLOCK
         if score >= self.review_threshold and current == NONE:
             return REVIEW
+        if current == REVIEW and score < self.review_threshold / 2:
+            return NONE
         return current
 
     def threshold_of(self, action: int) -> float:
+        if action == NONE:
+            return self.review_threshold / 2
         return self.block_threshold if action == BLOCK else self.review_threshold
 
 

@@ -67,6 +67,7 @@ class Service:
         self.partition_of: dict[str, int] = {}  # account id -> input partition: changelog partition, revocation
         self.label_partition: dict[int, int] = {}  # id(label) -> input partition, for labels not applied yet
         self.examples_since_snapshot = 0
+        self.drift_checks = 0
         # one stable identity per instance: it fences a crashed predecessor's transaction and, as a static
         # group member, takes its partitions back at once instead of after a session timeout
         instance_id = settings.transactional_id or f"{settings.group}-{socket.gethostname()}"
@@ -128,6 +129,7 @@ class Service:
         # what was fetched but not released is consumed again by the partitions' next owner
         self.aligner.revoke((p.topic, p.partition) for p in partitions)
         self.paused.difference_update((p.topic, p.partition) for p in partitions)
+        self.metrics.ready = bool(self.aligner.buffers)
         for p in partitions:
             try:
                 self.metrics.lag.remove(p.topic, str(p.partition))
@@ -140,6 +142,7 @@ class Service:
         s, m = self.s, self.metrics
         self.training.restore(self.detector, s.snapshot_dir, self.snapshot_key)
         m.model_info.info({"kind": self.detector.model.kind, "version": self.detector.model.version})
+        m.target_precision.set(s.target_precision)
         if self.exactly_once:
             self.producer.init_transactions(60)  # also aborts what a crashed predecessor left open
             self.producer.begin_transaction()
@@ -149,6 +152,7 @@ class Service:
         try:
             while not self.stopping:
                 msgs = self.consumer.consume(s.batch_size, s.poll_timeout)
+                m.last_poll.set_to_current_time()
                 started = time.perf_counter()
                 if self._ingest(msgs) or not self.metrics.ready:  # idle only counts once partitions are ours
                     self.last_input = time.monotonic()
@@ -244,6 +248,7 @@ class Service:
             result.flags.extend(tail.flags)
             result.labels_applied.extend(tail.labels_applied)
             result.examples.extend(tail.examples)
+            result.drift.extend(tail.drift)
         self._emit(result, fetched_at)
 
     def _emit(self, result, fetched_at: dict) -> None:
@@ -269,6 +274,16 @@ class Service:
 
     def _observe(self, result) -> None:
         m, d = self.metrics, self.detector
+        for detection in result.drift:
+            m.drift_detections.labels(detection.detector, detection.feature).inc()
+            log.warning("drift detected: %s", orjson.dumps(detection.as_dict()).decode())
+        if d.drift.checks != self.drift_checks:  # the gauges only move at a check
+            self.drift_checks = d.drift.checks
+            for name, value in d.drift.feature_psi.items():
+                if value == value:
+                    m.feature_psi.labels(name).set(value)
+            if d.drift.score_psi == d.drift.score_psi:
+                m.score_psi.set(d.drift.score_psi)
         m.tweets.inc(result.tweets)
         m.events_duplicate.inc(result.duplicates)
         if result.labels_applied:
@@ -284,6 +299,7 @@ class Service:
             m.recall.set(q.recall)
             m.roc_auc.set(q.roc_auc)
             m.precision_at_block.set(q.precision_at_block)
+            m.block_support.set(q.block_support)
         m.blocking_enabled.set(1 if d.blocking_enabled else 0)
 
     def _dead_letter(self, msg, reason: str, message: str) -> None:

@@ -45,7 +45,8 @@ def test_policy_blocks_only_with_evidence_and_never_de_escalates_by_itself():
     assert p.decide(0.95, NONE, labels_per_class=(10, 10), precision_at_block=1.0, block_support=100) == REVIEW
     assert p.decide(0.95, NONE, labels_per_class=(10, 10), precision_at_block=0.985, block_support=5000) == REVIEW
     assert p.decide(0.6, NONE, labels_per_class=(9, 100), precision_at_block=1.0, block_support=50) == NONE
-    assert p.decide(0.1, REVIEW, **warm) == REVIEW
+    assert p.decide(0.3, REVIEW, **warm) == REVIEW  # between half the review threshold and it: no flapping
+    assert p.decide(0.1, REVIEW, **warm) == NONE  # well below: the review is withdrawn
     assert p.decide(0.1, BLOCK, **warm) == BLOCK
     assert p.decide(0.99, CLEAR, **warm) == CLEAR
     assert p.decide(0.95, REVIEW, **warm) == BLOCK
