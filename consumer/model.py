@@ -98,8 +98,9 @@ class Model:
     def contributions(self, rows: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
         """Each feature's additive contribution to the logit, per row (linear model only)."""
         _, means, scale, _ = self._linear_params(names)
-        z = np.sign(rows) * np.log1p(np.abs(rows))
-        return np.nan_to_num((z - means) * scale, nan=0.0)
+        contributions = (np.sign(rows) * np.log1p(np.abs(rows)) - means) * scale
+        contributions[np.isnan(contributions)] = 0.0  # an unknown feature contributes nothing, as in River
+        return contributions
 
     def score_many(self, rows: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
         """P(bot) for each row of ``rows`` (columns in ``names`` order, NaN for unknown)."""

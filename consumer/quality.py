@@ -28,29 +28,39 @@ class RollingQuality:
     """
 
     def __init__(self, window: int = 1000, threshold: float = 0.5, block_threshold: float = 0.9):
-        self.pairs: deque[tuple[float, bool]] = deque(maxlen=window)
+        self.pairs: deque[tuple[float, bool]] = deque()
+        self.window = window
         self.threshold = threshold
         self.block_threshold = block_threshold
+        # running counts over the window, so the policy can ask on every scoring at no cost
+        self._flagged = self._flagged_bots = self._blockable = self._blockable_bots = 0
+
+    def _count(self, score: float, is_bot: bool, sign: int) -> None:
+        if score >= self.threshold:
+            self._flagged += sign
+            self._flagged_bots += sign * is_bot
+        if score >= self.block_threshold:
+            self._blockable += sign
+            self._blockable_bots += sign * is_bot
 
     def update(self, score: float, is_bot: bool) -> None:
         self.pairs.append((score, is_bot))
-
-    def _precision(self, threshold: float) -> tuple[float, int]:
-        flagged = [is_bot for score, is_bot in self.pairs if score >= threshold]
-        return (sum(flagged) / len(flagged) if flagged else float("nan")), len(flagged)
+        self._count(score, is_bot, +1)
+        if len(self.pairs) > self.window:
+            self._count(*self.pairs.popleft(), -1)
 
     @property
     def precision(self) -> float:
-        return self._precision(self.threshold)[0]
+        return self._flagged_bots / self._flagged if self._flagged else float("nan")
 
     @property
     def precision_at_block(self) -> float:
-        return self._precision(self.block_threshold)[0]
+        return self._blockable_bots / self._blockable if self._blockable else float("nan")
 
     @property
     def block_support(self) -> int:
         """How many labelled accounts in the window scored at or above the block threshold."""
-        return self._precision(self.block_threshold)[1]
+        return self._blockable
 
     @property
     def recall(self) -> float:
