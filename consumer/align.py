@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from operator import itemgetter
 from typing import Any, Hashable
 
 INF = float("inf")
+_event_time = itemgetter(0)
 
 
 class Aligner:
@@ -43,6 +45,7 @@ class Aligner:
         self.latest: dict[Hashable, float] = {}  # latest event time read, per partition
         self.at_end: dict[Hashable, bool] = {}
         self.committable: dict[Hashable, int] = {}  # next offset to consume, per partition, past all released
+        self.in_order = True  # no partition has stepped back in time: a stable sort merges them exactly
 
     def assign(self, keys) -> None:
         for key in keys:
@@ -64,8 +67,10 @@ class Aligner:
         buf = self.buffers[key]
         if ts is None:
             ts = buf[-1][0] if buf else self.latest[key]
-        elif ts > self.latest[key]:
+        elif ts >= self.latest[key]:
             self.latest[key] = ts
+        else:
+            self.in_order = False
         buf.append((ts, offset, item))
         self.at_end[key] = False
 
@@ -98,5 +103,10 @@ class Aligner:
             if run:
                 runs.append(run)
                 self.committable[key] = run[-1][2] + 1
-        merged = heapq.merge(*runs, key=lambda r: r[0]) if len(runs) > 1 else (runs[0] if runs else ())
+        if len(runs) <= 1:
+            merged = runs[0] if runs else ()
+        elif self.in_order:  # sorted runs: timsort merges them in C, stable, so ties keep partition order
+            merged = sorted([r for run in runs for r in run], key=_event_time)
+        else:
+            merged = heapq.merge(*runs, key=_event_time)
         return [(key, offset, item) for _, key, offset, item in merged]

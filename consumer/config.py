@@ -121,7 +121,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("review-delay", 6 * 3600.0, "seconds between an account's first tweet and its review label", float, ("convert",), _non_negative, "seconds >= 0"),
     Option("events", 500_000, "tweets the benchmark preloads", int, ("bench",), _positive, "a positive integer"),
     Option("json", False, "print one JSON object instead of a table", _bool, ("bench",)),
-    Option("accounts", 500, "accounts to simulate", int, ("generate", "bench"), _positive, "a positive integer"),
+    Option("accounts", 500, "accounts to simulate", int, ("generate",), _positive, "a positive integer"),
+    Option("accounts", 140_000, "simulated population of the benchmark (140,000: about 104,000 of them tweet in "
+           "500,000 tweets)", int, ("bench",), _positive, "a positive integer"),
+    Option("restore-accounts", 1_000_000, "accounts the benchmark writes to a changelog and restores", int, ("bench",),
+           _positive, "a positive integer"),
     Option("bot-fraction", 0.2, "fraction of simulated accounts that are bots (any family)", float, ("generate",), _probability, "a fraction in [0, 1]"),
     Option("families", "", "share of bots per bot family, e.g. spam=0.5,amplifier=0.15,hashtag=0.15,fake_follower=0.1,"
            "social=0.1 (empty: this default)", commands=("generate",)),

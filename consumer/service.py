@@ -75,6 +75,9 @@ class Service:
         if self.exactly_once:
             producer_config["transactional.id"] = instance_id
             producer_config["transaction.timeout.ms"] = 60000  # outlives a short broker outage
+            # the broker answers "concurrent transactions" while the previous commit completes; librdkafka's
+            # default 100 ms before retrying would cap how often we can checkpoint
+            producer_config["retry.backoff.ms"] = 10
         else:
             producer_config["enable.idempotence"] = True
         self.producer = Producer(settings.client_config(**producer_config))
@@ -183,7 +186,7 @@ class Service:
 
     def _ingest(self, msgs) -> int:
         """Decode what was fetched into the aligner; returns how many messages carried data."""
-        s, aligner = self.s, self.aligner
+        aligner, tweets_topic, max_bytes = self.aligner, self.s.tweets_topic, self.s.max_message_bytes
         n_data = 0
         fetched = time.monotonic()  # producers may stamp messages with event time: latency counts from here
         for msg in msgs:
@@ -197,8 +200,8 @@ class Service:
             n_data += 1
             key = (msg.topic(), msg.partition())
             try:
-                if key[0] == s.tweets_topic:
-                    tweets = decode_tweets(msg.value(), s.max_message_bytes)
+                if key[0] == tweets_topic:
+                    tweets = decode_tweets(msg.value(), max_bytes)
                     aligner.add(key, msg.offset(), tweets[0].ts, (tweets, fetched))
                 else:
                     label = decode_label(msg.value())

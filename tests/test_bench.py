@@ -1,0 +1,34 @@
+"""``botwatch bench`` end to end at a small size: it runs and reports every figure.
+
+A smoke test only: the speed floors are proven by the benchmark's printed
+figures on a quiet machine, never by timed tests.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from support import botwatch, clean_env
+
+pytestmark = pytest.mark.broker
+
+KEYS = ("events_per_s", "baseline_events_per_s", "ratio", "p50_latency_ms", "p99_latency_ms",
+        "bytes_per_account", "events", "accounts",
+        # issue 5: exactly-once beside at-least-once, and the restore of the changelog
+        "exactly_once_events_per_s", "at_least_once_events_per_s", "restore_seconds", "restore_accounts_per_s")
+
+
+def test_bench_reports_every_figure(kafka_bootstrap):
+    env = clean_env()
+    env["BOTWATCH_RESTORE_ACCOUNTS"] = "20000"  # the restore figure at smoke-test size
+    result = botwatch("bench", "--events", "20000", "--accounts", "4000", "--json", "--no-progress",
+                      "--bootstrap", kafka_bootstrap, env=env, timeout=600)
+    report = json.loads(result.stdout)
+    for key in KEYS:
+        assert isinstance(report[key], (int, float)) and report[key] > 0, f"{key}: {report.get(key)!r}"
+    assert report["events"] == 20000
+    assert isinstance(report["exactly_once_cost"], float)
+    assert set(report["floors_met"]) == {"events_per_s", "ratio", "p99_latency_ms", "bytes_per_account",
+                                         "exactly_once_cost", "restore_seconds"}
