@@ -29,6 +29,7 @@ import numpy as np
 from consumer import features as F
 from consumer.events import Label, Tweet
 from consumer.drift import Detection, DriftMonitor
+from consumer.feature_matrix import feature_matrix
 from consumer.model import Model
 from consumer.policy import ACTION_NAMES, BLOCK, CLEAR, NONE, Policy
 from consumer.quality import RollingQuality
@@ -203,7 +204,7 @@ class Detector:
         ready = [(aid, st) for aid, st in dirty.items() if st[F.N] >= self.min_tweets and st[F.ACTION] != CLEAR]
         if not ready:
             return []
-        rows = np.array([F.feature_row(st) for _, st in ready])
+        rows = feature_matrix([st for _, st in ready])
         scores = self.model.score_many(rows, F.FEATURE_NAMES)
         result.scored += len(ready)
         result.drift.extend(self.drift.observe_scores(rows, scores, at=self.stream_time))

@@ -27,6 +27,7 @@ import numpy as np
 import orjson
 
 from consumer import features as F
+from consumer.feature_matrix import feature_matrix
 from consumer.decode import DecodeError, decode_label, decode_tweets
 from consumer.detector import BatchResult, Detector, build_detector
 
@@ -120,7 +121,7 @@ class Evaluation:
         ids = list(self.detector.accounts)
         if not ids:
             return {}
-        rows = np.array([F.feature_row(self.detector.accounts[a]) for a in ids])
+        rows = feature_matrix([self.detector.accounts[a] for a in ids])
         return dict(zip(ids, self.detector.model.score_many(rows, F.FEATURE_NAMES).tolist()))
 
     def summary(self, truth: dict[str, bool] | None) -> dict:

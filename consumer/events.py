@@ -1,4 +1,8 @@
-"""The internal event every input format normalises to, and the label record."""
+"""The internal event every input format normalises to, and the label record.
+
+Decoders (:mod:`consumer.decode`) build these; the features
+(:mod:`consumer.features`) read them. Nothing here knows about Kafka or JSON.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,12 @@ from dataclasses import dataclass
 
 @dataclass(slots=True)
 class Profile:
-    """The author's profile as carried in the tweet; any field may be unknown (None)."""
+    """The author's profile as carried in the tweet; any field may be unknown (``None``).
+
+    Counts are as of the tweet's time. ``default_profile``, ``background_image``
+    and ``verified`` are 0.0 or 1.0. ``created_at`` is the account's creation
+    time in epoch seconds.
+    """
 
     statuses: float | None = None
     followers: float | None = None
@@ -27,7 +36,12 @@ class Profile:
 class Tweet:
     """One tweet, whatever format it arrived in.
 
-    ``ts`` is the event time in epoch seconds, taken from the payload.
+    ``ts`` is the event time in epoch seconds, taken from the payload, never
+    from the clock. ``text`` is the tweet's own displayed text, HTML-unescaped
+    (for a retweet: the retweeted tweet's full text); ``""`` means no text is
+    known, and text features then skip the tweet. ``urls`` are the expanded
+    link targets. ``source`` is the client's name (``""``: unknown).
+    ``profile`` is ``None`` when the payload carries no user object.
     """
 
     tweet_id: str

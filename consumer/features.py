@@ -1,13 +1,25 @@
 """Per-account features, updated incrementally in event time.
 
-An account's whole state is one flat ``array('d')`` of :data:`SLOTS` numbers:
-a few hundred bytes, no per-event objects, and cheap to copy into the state
-changelog. :func:`update` folds one tweet into it in O(1); :func:`feature_row`
-derives the model's feature vector from it, also in O(1). Unknown values are
-NaN and are left out of the model's input.
+An account's whole state is one flat ``array('d')`` of :data:`SLOTS` numbers
+(under 700 bytes): no per-event objects, and cheap to copy into the state
+changelog as raw bytes. :func:`update` folds one tweet into it in O(1);
+:func:`feature_row` derives the model's feature vector from it, also in O(1).
+Unknown values are NaN and are left out of the model's input.
 
 :data:`FEATURES` is the one table of features (name, unit, definition); the
-README's feature table is rendered from it.
+README's feature table is rendered from it (``python -m consumer.features``).
+
+Duplicates
+----------
+The same tweet delivered twice (same tweet id, in any input format) changes
+nothing the second time. The state keeps the ids and times of the account's
+:data:`ID_RING_SIZE` newest tweets and the *horizon*: the newest time among
+the tweets that left that window. A tweet is new if its id is not in the
+window and it is newer than the horizon. So a duplicate is always caught,
+however late, at the price that a genuinely new tweet older than the
+account's :data:`ID_RING_SIZE` newest is ignored too (arrivals are in event
+time order, up to the aligner's slack, so this is rare; it is also what
+bounds the memory).
 
 Example
 -------
@@ -19,6 +31,8 @@ True
 False
 >>> int(state[N])
 1
+>>> feature_dict(feature_row(state))["url_ratio"]
+0.0
 """
 
 from __future__ import annotations
@@ -27,6 +41,7 @@ import math
 import re
 import zlib
 from array import array
+from functools import lru_cache
 
 from consumer.events import Tweet
 from consumer.namelikelihood import screen_name_likelihood
@@ -35,16 +50,16 @@ from consumer.namelikelihood import screen_name_likelihood
 
 #: (name, unit, definition) of every feature the model sees, in model order.
 FEATURES: tuple[tuple[str, str, str], ...] = (
-    # BotometerLite profile features (Yang et al., AAAI 2020), from the latest user object
-    ("statuses_count", "tweets", "tweets the account has posted (user.statuses_count)"),
+    # BotometerLite profile features (Yang et al., AAAI 2020), from the newest user object seen
+    ("statuses_count", "tweets", "tweets the account has posted (user.statuses_count; v2 public_metrics.tweet_count)"),
     ("followers_count", "accounts", "followers (user.followers_count)"),
-    ("friends_count", "accounts", "accounts followed (user.friends_count)"),
-    ("favourites_count", "likes", "tweets liked (user.favourites_count)"),
+    ("friends_count", "accounts", "accounts followed (user.friends_count; v2 following_count)"),
+    ("favourites_count", "likes", "tweets liked (user.favourites_count; v2 like_count)"),
     ("listed_count", "lists", "public lists the account is on (user.listed_count)"),
-    ("default_profile", "0/1", "the profile theme was never changed"),
-    ("profile_use_background_image", "0/1", "the profile shows a background image"),
+    ("default_profile", "0/1", "the profile theme was never changed (v1.1 only)"),
+    ("profile_use_background_image", "0/1", "the profile shows a background image (v1.1 only)"),
     ("verified", "0/1", "the account is verified"),
-    ("tweet_freq", "tweets/day", "statuses_count / account age at the tweet's time"),
+    ("tweet_freq", "tweets/day", "statuses_count / account age at the user object's tweet time (age at least 1 day)"),
     ("followers_growth_rate", "accounts/day", "followers_count / account age"),
     ("friends_growth_rate", "accounts/day", "friends_count / account age"),
     ("favourites_growth_rate", "likes/day", "favourites_count / account age"),
@@ -55,55 +70,75 @@ FEATURES: tuple[tuple[str, str, str], ...] = (
     ("name_length", "characters", "length of the display name"),
     ("num_digits_in_name", "characters", "digits in the display name"),
     ("description_length", "characters", "length of the profile description"),
-    ("screen_name_likelihood", "log-probability/char", "mean log-probability of the screen name's character bigrams under an English name model"),
+    ("screen_name_likelihood", "log-probability/bigram", "mean log-probability of the screen name's character bigrams under an English name model"),
     # behaviour in the stream
-    ("tweet_rate", "tweets/hour", "(tweets_seen - 1) / span between first and last tweet"),
-    ("interarrival_mean", "seconds", "mean time between consecutive tweets"),
-    ("interarrival_cv", "ratio", "coefficient of variation of the time between tweets (regular bots: near 0)"),
+    ("tweet_rate", "tweets/hour", "(tweets - 1) / hours between the account's first and last tweet"),
+    ("interarrival_mean", "seconds", "mean time between consecutive tweets (in-order arrivals)"),
+    ("interarrival_cv", "ratio", "coefficient of variation of the time between tweets, from 2 gaps on (regular bots: near 0)"),
     ("burstiness", "ratio", "(sd - mean) / (sd + mean) of the time between tweets, in [-1, 1] (Goh & Barabasi 2008)"),
-    ("hour_entropy", "bits", "Shannon entropy of the UTC hour-of-day histogram of tweets"),
+    ("hour_entropy", "bits", "Shannon entropy of the UTC hour-of-day histogram of tweets (0 to log2 24 = 4.58)"),
     ("url_ratio", "ratio", "share of tweets with at least one URL"),
     ("mention_ratio", "mentions/tweet", "user mentions per tweet"),
     ("hashtag_ratio", "hashtags/tweet", "hashtags per tweet"),
     ("retweet_ratio", "ratio", "share of tweets that are retweets"),
     ("reply_ratio", "ratio", "share of tweets that are replies"),
     ("quote_ratio", "ratio", "share of tweets that quote another"),
-    ("distinct_url_domains", "domains", "distinct URL domains (linear counting on a 32-bit bitmap)"),
-    ("duplicate_text_ratio", "ratio", "share of tweets whose exact text equals one of the account's previous 4"),
-    ("near_duplicate_text_ratio", "ratio", "share of tweets equal to one of the previous 4 after lowercasing and removing URLs, mentions, digits and punctuation"),
-    ("source_diversity", "clients", "distinct clients (source) used (linear counting on a 32-bit bitmap)"),
-    ("text_length_mean", "characters", "mean tweet text length"),
-    ("text_length_var", "characters^2", "variance of tweet text length"),
+    ("distinct_url_domains", "domains", "distinct URL host names, www. stripped (linear counting on a 52-bit bitmap)"),
+    ("duplicate_text_ratio", "ratio", "share of tweets with text whose exact text equals one of the account's previous 4"),
+    ("near_duplicate_text_ratio", "ratio", "share of tweets with text whose lowercased purely alphabetic words (links, mentions, hashtags, numbers and words with punctuation drop out) equal those of one of the previous 4; exact duplicates included"),
+    ("source_diversity", "clients", "distinct clients (source) used (linear counting on a 52-bit bitmap); missing until a source is seen"),
+    ("text_length_mean", "characters", "mean length of the tweet text (tweets with text)"),
+    ("text_length_var", "characters^2", "variance of the tweet text length (tweets with text)"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _, _ in FEATURES)
 
+
+def feature_table() -> str:
+    """:data:`FEATURES` as the README's Markdown table.
+
+    >>> feature_table().splitlines()[2].startswith("| 1 | `statuses_count` | tweets |")
+    True
+    """
+    lines = ["| # | feature | unit | definition |", "|---|---|---|---|"]
+    lines += [f"| {i} | `{name}` | {unit} | {definition} |" for i, (name, unit, definition) in enumerate(FEATURES, 1)]
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------ the state layout
 
+ID_RING_SIZE = 8  # tweet ids kept for duplicate detection
+TEXT_RING_SIZE = 4  # text hashes kept for (near-)duplicate text
 _names = (
-    "N FIRST_TS LAST_TS DT_MEAN DT_M2 LEN_MEAN LEN_M2 "
+    "N FIRST_TS LAST_TS N_DT DT_MEAN DT_M2 N_TEXT LEN_MEAN LEN_M2 "
     "N_URL N_MENTION N_HASHTAG N_RETWEET N_REPLY N_QUOTE N_DUP N_NEAR_DUP DOMAIN_BITS SOURCE_BITS "
-    "RING_POS TEXT_RING TEXT_RING_1 TEXT_RING_2 TEXT_RING_3 NEAR_RING NEAR_RING_1 NEAR_RING_2 NEAR_RING_3 "
-    "ID_POS ID_RING ID_RING_1 ID_RING_2 ID_RING_3 ID_RING_4 ID_RING_5 ID_RING_6 ID_RING_7 "
+    "RING_POS TEXT_RING _ _ _ NEAR_RING _ _ _ "
+    "ID_HORIZON ID_RING _ _ _ _ _ _ _ ID_TS _ _ _ _ _ _ _ "
     "P_TS P_STATUSES P_FOLLOWERS P_FRIENDS P_FAVOURITES P_LISTED P_DEFAULT P_BACKGROUND P_VERIFIED P_CREATED "
     "P_SN_LEN P_SN_DIGITS P_NAME_LEN P_NAME_DIGITS P_DESC_LEN P_SN_LIKELIHOOD "
     "ACTION HOURS"
 ).split()
-(N, FIRST_TS, LAST_TS, DT_MEAN, DT_M2, LEN_MEAN, LEN_M2,
+(N, FIRST_TS, LAST_TS, N_DT, DT_MEAN, DT_M2, N_TEXT, LEN_MEAN, LEN_M2,
  N_URL, N_MENTION, N_HASHTAG, N_RETWEET, N_REPLY, N_QUOTE, N_DUP, N_NEAR_DUP, DOMAIN_BITS, SOURCE_BITS,
  RING_POS, TEXT_RING, _, _, _, NEAR_RING, _, _, _,
- ID_POS, ID_RING, _, _, _, _, _, _, _,
+ ID_HORIZON, ID_RING, _, _, _, _, _, _, _, ID_TS, _, _, _, _, _, _, _,
  P_TS, P_STATUSES, P_FOLLOWERS, P_FRIENDS, P_FAVOURITES, P_LISTED, P_DEFAULT, P_BACKGROUND, P_VERIFIED, P_CREATED,
  P_SN_LEN, P_SN_DIGITS, P_NAME_LEN, P_NAME_DIGITS, P_DESC_LEN, P_SN_LIKELIHOOD,
  ACTION, HOURS) = range(len(_names))
-TEXT_RING_SIZE = 4
-ID_RING_SIZE = 8
-SLOTS = HOURS + 24  # 24 hour-of-day counters close the layout
+assert ID_TS - ID_RING == ID_RING_SIZE and NEAR_RING - TEXT_RING == TEXT_RING_SIZE
+# The 24 hour-of-day counters, two per slot: 26 bits each stays exact in a double's 53.
+_HOUR_SHIFT = float(1 << 26)
+_HOUR_ADD = (1.0, _HOUR_SHIFT)
+_HOUR_CAP = float((1 << 26) - 1)  # tweets after which the histogram stops counting (never, in practice)
+SLOTS = HOURS + 12
 
 NAN = float("nan")
+INF = float("inf")
 _TEMPLATE = array("d", [0.0] * SLOTS)
-for _slot in (FIRST_TS, LAST_TS, *range(TEXT_RING, TEXT_RING + 4), *range(NEAR_RING, NEAR_RING + 4),
+for _slot in (FIRST_TS, LAST_TS, *range(TEXT_RING, TEXT_RING + 2 * TEXT_RING_SIZE),
               *range(ID_RING, ID_RING + ID_RING_SIZE), *range(P_TS, P_SN_LIKELIHOOD + 1)):
     _TEMPLATE[_slot] = NAN
+for _slot in (ID_HORIZON, *range(ID_TS, ID_TS + ID_RING_SIZE)):
+    _TEMPLATE[_slot] = -INF  # an empty window slot is older than any tweet
 
 
 def new_state() -> array:
@@ -113,8 +148,9 @@ def new_state() -> array:
 
 # ----------------------------------------------------------------- the update
 
-_STRIP = re.compile(r"https?://\S+|@\w+|[\d\W_]+")
-_HASH_MASK = (1 << 52) - 1  # stays exact in a double
+# host of a URL, with or without a scheme; userinfo, port and "www." left out
+_HOST = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?(?://)?(?:[^/?#@]*@)?(?:www\.)?([^/?#:]*)")
+_PRIME_53 = (1 << 53) - 111  # the largest prime below 2**53: ids modulo it stay exact in a double
 
 
 def _stable_hash(text: str) -> float:
@@ -123,56 +159,105 @@ def _stable_hash(text: str) -> float:
 
 
 def _id_hash(tweet_id: str) -> float:
-    return float(int(tweet_id) & _HASH_MASK) if tweet_id.isdigit() else _stable_hash(tweet_id)
+    """A tweet id as a double that identifies it among one account's tweets."""
+    if len(tweet_id) <= 20 and tweet_id.isascii() and tweet_id.isdigit() and (tweet_id[0] != "0" or tweet_id == "0"):
+        return float(int(tweet_id) % _PRIME_53)  # Twitter's snowflake ids ("0123" is not "123": checksummed)
+    data = tweet_id.encode("utf-8", "surrogatepass")  # other ids: 52 bits of two checksums
+    return float(((zlib.crc32(data) << 20) ^ zlib.adler32(data)) & ((1 << 52) - 1))
+
+
+BITMAP_BITS = 52  # a distinct-count bitmap is held in a double: 52 bits stay exact
 
 
 def _bit(text: str) -> int:
-    return 1 << (zlib.crc32(text.encode("utf-8", "surrogatepass")) & 31)
+    # crc32 is linear, so similar names differ in few bits: a multiplicative mix spreads them first
+    mixed = (zlib.crc32(text.encode("utf-8", "surrogatepass")) * 2654435761) & 0xFFFFFFFF
+    return 1 << ((mixed * BITMAP_BITS) >> 32)
 
 
 def _domain(url: str) -> str:
-    rest = url.split("//", 1)[-1]
-    return rest.split("/", 1)[0].lower()
+    """``https://user@www.Example.com:8080/x?y`` -> ``example.com``."""
+    return _HOST.match(url).group(1).lower()
 
 
-def _digits(text: str) -> int:
-    return sum(c.isdigit() for c in text)
+@lru_cache(maxsize=1 << 16)  # a screen name is seen again with each of the account's tweets
+def _screen_name_stats(screen_name: str) -> tuple[float, float, float]:
+    return float(len(screen_name)), float(sum(map(str.isdigit, screen_name))), screen_name_likelihood(screen_name)
+
+
+def _is_new(state: array, tweet_id: str, ts: float) -> bool:
+    """Admit ``tweet_id`` to the account's window of newest tweets; False if seen, or too old to tell."""
+    tid = _id_hash(tweet_id)
+    if tid in state[ID_RING:ID_RING + ID_RING_SIZE] or ts <= state[ID_HORIZON]:
+        return False
+    times = state[ID_TS:ID_TS + ID_RING_SIZE]
+    oldest = min(times)
+    if ts < oldest:  # older than the whole window: it leaves it at once
+        state[ID_HORIZON] = ts
+    else:
+        i = times.index(oldest)
+        state[ID_RING + i] = tid
+        state[ID_TS + i] = ts
+        if oldest > state[ID_HORIZON]:
+            state[ID_HORIZON] = oldest
+    return True
 
 
 def update(state: array, tweet: Tweet) -> bool:
-    """Fold ``tweet`` into ``state``; False (and no change) if the tweet was seen already."""
-    tid = _id_hash(tweet.tweet_id)
-    for i in range(ID_RING, ID_RING + ID_RING_SIZE):
-        if state[i] == tid:
-            return False
-    pos = int(state[ID_POS])
-    state[ID_RING + pos] = tid
-    state[ID_POS] = (pos + 1) % ID_RING_SIZE
+    """Fold ``tweet`` into ``state``; False (and no change) if the tweet was seen already.
 
+    Parameters
+    ----------
+    state
+        The account's state, from :func:`new_state`.
+    tweet
+        A decoded tweet of that account.
+    """
     ts = tweet.ts
+    if not _is_new(state, tweet.tweet_id, ts):
+        return False
+
     n = state[N] + 1.0
     state[N] = n
+    last = state[LAST_TS]
     if n == 1.0:
-        state[FIRST_TS] = ts
+        state[FIRST_TS] = state[LAST_TS] = ts
+    elif ts >= last:
+        dt = ts - last
         state[LAST_TS] = ts
-    else:
-        last = state[LAST_TS]
-        dt = ts - last if ts > last else 0.0
-        if ts > last:
-            state[LAST_TS] = ts
-        if ts < state[FIRST_TS]:
-            state[FIRST_TS] = ts
-        k = n - 1.0  # inter-arrival count, Welford
+        k = state[N_DT] + 1.0  # Welford over the gaps between in-order tweets
+        state[N_DT] = k
         delta = dt - state[DT_MEAN]
-        state[DT_MEAN] += delta / k
-        state[DT_M2] += delta * (dt - state[DT_MEAN])
-    state[HOURS + int(ts // 3600.0) % 24] += 1.0
+        mean = state[DT_MEAN] = state[DT_MEAN] + delta / k
+        state[DT_M2] += delta * (dt - mean)
+    elif ts < state[FIRST_TS]:  # a late tweet widens the span, but splits no gap we still know
+        state[FIRST_TS] = ts
+    if n <= _HOUR_CAP:
+        hour = int(ts // 3600.0) % 24
+        state[HOURS + (hour >> 1)] += _HOUR_ADD[hour & 1]
 
     text = tweet.text
-    length = float(len(text))
-    delta = length - state[LEN_MEAN]
-    state[LEN_MEAN] += delta / n
-    state[LEN_M2] += delta * (length - state[LEN_MEAN])
+    if text:
+        k = state[N_TEXT] + 1.0
+        state[N_TEXT] = k
+        length = float(len(text))
+        delta = length - state[LEN_MEAN]
+        mean = state[LEN_MEAN] = state[LEN_MEAN] + delta / k
+        state[LEN_M2] += delta * (length - mean)
+        exact = _stable_hash(text)
+        # near-duplicate key: the purely alphabetic words, so the parts a template varies (links,
+        # mentions, numbers, punctuation) drop out; a text without such words compares exactly
+        words = " ".join(filter(str.isalpha, text.lower().split()))
+        near = _stable_hash(words) if words else exact
+        if exact in state[TEXT_RING:TEXT_RING + TEXT_RING_SIZE]:
+            state[N_DUP] += 1.0
+            state[N_NEAR_DUP] += 1.0
+        elif near in state[NEAR_RING:NEAR_RING + TEXT_RING_SIZE]:
+            state[N_NEAR_DUP] += 1.0
+        ring = int(state[RING_POS])
+        state[TEXT_RING + ring] = exact
+        state[NEAR_RING + ring] = near
+        state[RING_POS] = (ring + 1) % TEXT_RING_SIZE
 
     if tweet.urls:
         state[N_URL] += 1.0
@@ -180,76 +265,118 @@ def update(state: array, tweet: Tweet) -> bool:
         for url in tweet.urls:
             bits |= _bit(_domain(url))
         state[DOMAIN_BITS] = float(bits)
-    state[N_MENTION] += tweet.mentions
-    state[N_HASHTAG] += tweet.hashtags
-    state[N_RETWEET] += tweet.is_retweet
-    state[N_REPLY] += tweet.is_reply
-    state[N_QUOTE] += tweet.is_quote
+    # most of these are 0 or False: test before touching the array (each access boxes a float)
+    if tweet.mentions:
+        state[N_MENTION] += tweet.mentions
+    if tweet.hashtags:
+        state[N_HASHTAG] += tweet.hashtags
+    if tweet.is_retweet:
+        state[N_RETWEET] += 1.0
+    if tweet.is_reply:
+        state[N_REPLY] += 1.0
+    if tweet.is_quote:
+        state[N_QUOTE] += 1.0
     if tweet.source:
         state[SOURCE_BITS] = float(int(state[SOURCE_BITS]) | _bit(tweet.source))
 
-    exact = _stable_hash(text)
-    near = _stable_hash(_STRIP.sub("", text.lower()))
-    ring = int(state[RING_POS])
-    if exact in state[TEXT_RING:TEXT_RING + TEXT_RING_SIZE]:
-        state[N_DUP] += 1.0
-    elif near in state[NEAR_RING:NEAR_RING + TEXT_RING_SIZE]:
-        state[N_NEAR_DUP] += 1.0
-    state[TEXT_RING + ring] = exact
-    state[NEAR_RING + ring] = near
-    state[RING_POS] = (ring + 1) % TEXT_RING_SIZE
-
     profile = tweet.profile
     if profile is not None and not ts < state[P_TS]:  # keep the newest user object (NaN compares False)
-        state[P_TS] = ts
-        for slot, value in (
-            (P_STATUSES, profile.statuses), (P_FOLLOWERS, profile.followers), (P_FRIENDS, profile.friends),
-            (P_FAVOURITES, profile.favourites), (P_LISTED, profile.listed), (P_DEFAULT, profile.default_profile),
-            (P_BACKGROUND, profile.background_image), (P_VERIFIED, profile.verified), (P_CREATED, profile.created_at),
-        ):
-            if value is not None:
-                state[slot] = value
-        if profile.screen_name is not None:
-            state[P_SN_LEN] = len(profile.screen_name)
-            state[P_SN_DIGITS] = _digits(profile.screen_name)
-            state[P_SN_LIKELIHOOD] = screen_name_likelihood(profile.screen_name)
-        if profile.name is not None:
-            state[P_NAME_LEN] = len(profile.name)
-            state[P_NAME_DIGITS] = _digits(profile.name)
-        if profile.description is not None:
-            state[P_DESC_LEN] = len(profile.description)
+        _update_profile(state, profile, ts)
     return True
+
+
+def _update_profile(state: array, p, ts: float) -> None:
+    # a field the payload lacks keeps its last known value rather than turning unknown
+    state[P_TS] = ts
+    if p.statuses is not None:
+        state[P_STATUSES] = p.statuses
+    if p.followers is not None:
+        state[P_FOLLOWERS] = p.followers
+    if p.friends is not None:
+        state[P_FRIENDS] = p.friends
+    if p.favourites is not None:
+        state[P_FAVOURITES] = p.favourites
+    if p.listed is not None:
+        state[P_LISTED] = p.listed
+    if p.default_profile is not None:
+        state[P_DEFAULT] = p.default_profile
+    if p.background_image is not None:
+        state[P_BACKGROUND] = p.background_image
+    if p.verified is not None:
+        state[P_VERIFIED] = p.verified
+    if p.created_at is not None:
+        state[P_CREATED] = p.created_at
+    if p.screen_name is not None:
+        sn = p.screen_name
+        if len(sn) <= 64:  # cache only what a screen name can be (15 characters on Twitter)
+            state[P_SN_LEN], state[P_SN_DIGITS], state[P_SN_LIKELIHOOD] = _screen_name_stats(sn)
+        else:
+            state[P_SN_LEN], state[P_SN_DIGITS], state[P_SN_LIKELIHOOD] = _screen_name_stats.__wrapped__(sn)
+    if p.name is not None:
+        state[P_NAME_LEN] = len(p.name)
+        state[P_NAME_DIGITS] = sum(map(str.isdigit, p.name))
+    if p.description is not None:
+        state[P_DESC_LEN] = len(p.description)
 
 
 # ------------------------------------------------------------ the feature row
 
 def _linear_count(bits: float) -> float:
-    zeros = 32 - int(bits).bit_count()
-    if zeros == 0:
-        return 32.0 * math.log(32.0)
-    return -32.0 * math.log(zeros / 32.0)
+    """Distinct items behind a bitmap (Whang et al. 1990); saturates at m ln m = 205 for m = 52."""
+    m = BITMAP_BITS
+    zeros = m - int(bits).bit_count()
+    return m * math.log(m) if zeros == 0 else -m * math.log(zeros / m)
+
+
+def _hour_entropy(state: array, n: float) -> float:
+    # H = log2(T) - sum(c log2 c) / T over the hour counts c, whose total T is the tweets counted
+    total = n if n <= _HOUR_CAP else _HOUR_CAP
+    acc = 0.0
+    log2 = math.log2
+    for v in state[HOURS:HOURS + 12]:
+        if v:
+            hi = v // _HOUR_SHIFT
+            lo = v - hi * _HOUR_SHIFT
+            if lo:
+                acc += lo * log2(lo)
+            if hi:
+                acc += hi * log2(hi)
+    return max(0.0, log2(total) - acc / total)
+
+
+def hour_counts(state: array) -> list[float]:
+    """The 24 UTC hour-of-day tweet counts held in ``state``."""
+    out = []
+    for v in state[HOURS:HOURS + 12]:
+        hi = v // _HOUR_SHIFT
+        out += (v - hi * _HOUR_SHIFT, hi)
+    return out
 
 
 def feature_row(state: array) -> list[float]:
     """The account's features in :data:`FEATURE_NAMES` order; NaN where unknown."""
     n = state[N]
+    if n == 0.0:
+        return [NAN] * len(FEATURES)
     age_days = (state[P_TS] - state[P_CREATED]) / 86400.0
     age_days = age_days if age_days >= 1.0 else (1.0 if age_days == age_days else NAN)
     friends = state[P_FRIENDS]
-    if n >= 2.0:
-        dt_mean = state[DT_MEAN]
-        dt_sd = math.sqrt(state[DT_M2] / (n - 1.0))
+    k = state[N_DT]
+    dt_mean = state[DT_MEAN] if k >= 1.0 else NAN
+    if k >= 2.0:
+        dt_sd = math.sqrt(state[DT_M2] / k)
         cv = dt_sd / dt_mean if dt_mean > 0 else 0.0
         burst = (dt_sd - dt_mean) / (dt_sd + dt_mean) if dt_sd + dt_mean > 0 else 0.0
-        span_h = (state[LAST_TS] - state[FIRST_TS]) / 3600.0
-        rate = (n - 1.0) / span_h if span_h > 0 else NAN
     else:
-        dt_mean = cv = burst = rate = NAN
-    entropy = 0.0
-    for count in state[HOURS:HOURS + 24]:
-        if count:
-            p = count / n
-            entropy -= p * math.log2(p)
+        cv = burst = NAN
+    span_h = (state[LAST_TS] - state[FIRST_TS]) / 3600.0
+    rate = (n - 1.0) / span_h if span_h > 0 else NAN
+    n_text = state[N_TEXT]
+    if n_text:
+        dup, near_dup = state[N_DUP] / n_text, state[N_NEAR_DUP] / n_text
+        len_mean, len_var = state[LEN_MEAN], state[LEN_M2] / n_text
+    else:
+        dup = near_dup = len_mean = len_var = NAN
     return [
         state[P_STATUSES], state[P_FOLLOWERS], friends, state[P_FAVOURITES], state[P_LISTED],
         state[P_DEFAULT], state[P_BACKGROUND], state[P_VERIFIED],
@@ -258,16 +385,20 @@ def feature_row(state: array) -> list[float]:
         state[P_FOLLOWERS] / max(friends, 1.0) if friends == friends else NAN,
         state[P_SN_LEN], state[P_SN_DIGITS], state[P_NAME_LEN], state[P_NAME_DIGITS], state[P_DESC_LEN],
         state[P_SN_LIKELIHOOD],
-        rate, dt_mean, cv, burst, entropy,
+        rate, dt_mean, cv, burst, _hour_entropy(state, n),
         state[N_URL] / n, state[N_MENTION] / n, state[N_HASHTAG] / n,
         state[N_RETWEET] / n, state[N_REPLY] / n, state[N_QUOTE] / n,
         _linear_count(state[DOMAIN_BITS]),
-        state[N_DUP] / n, state[N_NEAR_DUP] / n,
-        _linear_count(state[SOURCE_BITS]),
-        state[LEN_MEAN], state[LEN_M2] / n,
+        dup, near_dup,
+        _linear_count(state[SOURCE_BITS]) if state[SOURCE_BITS] else NAN,
+        len_mean, len_var,
     ]
 
 
 def feature_dict(row: list[float]) -> dict[str, float]:
     """A feature row as River input: known features only."""
     return {name: v for name, v in zip(FEATURE_NAMES, row) if v == v}
+
+
+if __name__ == "__main__":  # python -m consumer.features: the README's feature table
+    print(feature_table())

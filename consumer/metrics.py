@@ -13,6 +13,8 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
 from prometheus_client.exposition import MetricsHandler
 
+from consumer.decode import REASONS
+
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -24,8 +26,13 @@ class Metrics:
         ProcessCollector(registry=r)  # process_cpu_seconds_total, process_resident_memory_bytes, ...
         self.events_consumed = Counter("botwatch_events_consumed_total", "Messages consumed, by topic", ["topic"], registry=r)
         self.events_invalid = Counter("botwatch_events_invalid_total", "Messages dead-lettered, by reason", ["reason"], registry=r)
+        for reason in REASONS:  # every series exists from the start, so rate() sees the first one
+            self.events_invalid.labels(reason)
         self.tweets = Counter("botwatch_tweets_total", "Distinct tweets folded into account features", registry=r)
-        self.events_duplicate = Counter("botwatch_events_duplicate_total", "Tweets seen before (same tweet id), ignored", registry=r)
+        self.events_duplicate = Counter(
+            "botwatch_events_duplicate_total",
+            "Tweets ignored: same tweet id seen before, or older than the account's 8 newest tweets "
+            "(which cannot be told from a duplicate)", registry=r)
         self.flags = Counter("botwatch_flags_emitted_total", "Flags emitted, by action", ["action"], registry=r)
         self.labels = Counter("botwatch_labels_total", "Review labels applied, by label", ["label"], registry=r)
         self.batch_seconds = Histogram("botwatch_batch_duration_seconds", "Time to process one batch", buckets=_LATENCY_BUCKETS, registry=r)

@@ -81,6 +81,10 @@ def restore_partitions(client_config: dict, state_topic: str, partitions: list[i
         log.info("restored %s%s: %d records, %d accounts, %d pending labels in %.2fs", state_topic, partitions, n,
                  sum(len(s.accounts) for s in states.values()),
                  sum(len(s.pending_labels) for s in states.values()), time.monotonic() - started)
+        foreign = sum(s.foreign_layout for s in states.values())
+        if foreign:
+            log.warning("%d account records in %s have another state layout (an older botwatch): those accounts "
+                        "start afresh", foreign, state_topic)
     finally:
         reader.close()
     return states

@@ -49,6 +49,27 @@ from consumer.state import CLOCK_KEY, LABELS_KEY, encode_account, encode_clock, 
 log = logging.getLogger("botwatch.consume")
 
 
+class RateLimitedLog:
+    """At most one line per key per ``interval`` seconds, saying how many were held back.
+
+    A flood of poison messages must not become a flood of log lines.
+    """
+
+    def __init__(self, logger: logging.Logger, interval: float = 10.0):
+        self.logger, self.interval = logger, interval
+        self.last: dict[str, float] = {}
+        self.held: dict[str, int] = {}
+
+    def warn(self, key: str, fmt: str, *args) -> None:
+        now = time.monotonic()
+        if now - self.last.get(key, -self.interval) < self.interval:
+            self.held[key] = self.held.get(key, 0) + 1
+            return
+        held = self.held.pop(key, 0)
+        self.last[key] = now
+        self.logger.warning(fmt + (f" (and {held} more like it since the last line)" if held else ""), *args)
+
+
 class Service:
     """The detection service: one consumer, one transactional producer, one :class:`Detector`."""
 
@@ -68,6 +89,7 @@ class Service:
         self.label_partition: dict[int, int] = {}  # id(label) -> input partition, for labels not applied yet
         self.examples_since_snapshot = 0
         self.drift_checks = 0
+        self.dlq_log = RateLimitedLog(log)
         # one stable identity per instance: it fences a crashed predecessor's transaction and, as a static
         # group member, takes its partitions back at once instead of after a session timeout
         instance_id = settings.transactional_id or f"{settings.group}-{socket.gethostname()}"
@@ -317,7 +339,8 @@ class Service:
             ("dead_lettered_at", str(int(time.time() * 1000)).encode()),
         ]
         self.producer.produce(self.s.dlq_topic, msg.value(), msg.key(), headers=headers)
-        log.warning("dead-lettered %s[%d]@%d: %s: %s", msg.topic(), msg.partition(), msg.offset(), reason, message)
+        self.dlq_log.warn(reason, "dead-lettered %s[%d]@%d: %s: %s", msg.topic(), msg.partition(), msg.offset(),
+                          reason, message)
 
     # ------------------------------------------------------------ checkpoint
 

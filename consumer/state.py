@@ -15,9 +15,10 @@ the last checkpoint left it. Three kinds of record share it, told apart by key:
 Example
 -------
 >>> from array import array
->>> state, dirty = decode_account(encode_account(array("d", [1.0, 2.5]), True))
->>> list(state), dirty
-([1.0, 2.5], True)
+>>> from consumer.features import new_state
+>>> state, dirty = decode_account(encode_account(new_state(), True))
+>>> state.tobytes() == new_state().tobytes(), dirty
+(True, True)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from consumer.events import Label
+from consumer.features import SLOTS
 
 CLOCK_KEY = b"\x00clock"
 LABELS_KEY = b"\x00labels"
@@ -38,7 +40,13 @@ def encode_account(state: array, dirty: bool) -> bytes:
     return state.tobytes() + (b"\x01" if dirty else b"\x00")
 
 
+class LayoutError(ValueError):
+    """A changelog record written with another state layout than this botwatch's."""
+
+
 def decode_account(value: bytes) -> tuple[array, bool]:
+    if len(value) != 8 * SLOTS + 1:
+        raise LayoutError(f"account record of {len(value)} bytes; this botwatch's state is {8 * SLOTS + 1}")
     state = array("d")
     state.frombytes(value[:-1])
     return state, value[-1:] == b"\x01"
@@ -68,6 +76,7 @@ class PartitionState:
     dirty: set[str] = field(default_factory=set)
     stream_time: float = float("-inf")
     pending_labels: list[Label] = field(default_factory=list)
+    foreign_layout: int = 0  # account records of another state layout, skipped (the account starts afresh)
 
     def apply(self, key: bytes, value: bytes | None) -> None:
         """Fold one changelog record in (later records win, as compaction would have it)."""
@@ -81,7 +90,11 @@ class PartitionState:
                 self.accounts.pop(account_id, None)
                 self.dirty.discard(account_id)
             else:
-                self.accounts[account_id], dirty = decode_account(value)
+                try:
+                    self.accounts[account_id], dirty = decode_account(value)
+                except LayoutError:
+                    self.foreign_layout += 1
+                    return
                 if dirty:
                     self.dirty.add(account_id)
                 else:

@@ -102,7 +102,7 @@ def fast_v11_time(text) -> float:
         key = text[:16] + text[19:]
         minute = _MINUTES.get(key)
         seconds = text[17:19]
-        if minute is not None and seconds.isdigit():
+        if minute is not None and seconds.isascii() and seconds.isdigit():
             return minute + int(seconds)
         value = parse_v11_time(text)
         if len(_MINUTES) > 100_000:
