@@ -66,6 +66,16 @@ class Metrics:
         self.commits = Counter("botwatch_checkpoints_total", "Transactions committed (flags, dead letters and offsets)", registry=r)
         self.ready = False
 
+    def declare_drift_series(self, features) -> None:
+        """Create every drift series up front (counters at 0, PSI unknown until the first check), so
+        dashboards and increase() see the first detection rather than a series appearing from nowhere."""
+        self.drift_detections.labels("adwin", "error")
+        self.drift_detections.labels("score_psi", "score")
+        for name in features:
+            self.drift_detections.labels("psi", name)
+            self.drift_detections.labels("ks", name)
+            self.feature_psi.labels(name).set(float("nan"))
+
     def on_stats(self, stats_json: str) -> None:
         """librdkafka statistics callback: consumer lag per partition."""
         stats = orjson.loads(stats_json)

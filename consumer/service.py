@@ -168,6 +168,7 @@ class Service:
         self.training.restore(self.detector, s.snapshot_dir, self.snapshot_key)
         m.model_info.info({"kind": self.detector.model.kind, "version": self.detector.model.version})
         m.target_precision.set(s.target_precision)
+        m.declare_drift_series(self.detector.drift.monitored)
         if self.exactly_once:
             self.producer.init_transactions(60)  # also aborts what a crashed predecessor left open
             self.producer.begin_transaction()

@@ -26,14 +26,9 @@ from confluent_kafka import Producer
 from consumer.kafka.broker import free_port
 from support import REPO, botwatch, botwatch_env, wait_for
 from test_deploy_files import (ALERT_RULES, PROMETHEUS_CONFIG, concrete_query, dashboard_queries, load_dashboard,
-                               metric_names, require_tool, rule_exprs, vector_selectors)
+                               require_tool, rule_exprs, vector_selectors)
 
 pytestmark = pytest.mark.broker
-
-#: Metrics consumer/metrics.py declares but the service does not update yet, so they
-#: have no series: their queries must parse, but cannot return data. Remove a name
-#: once the service updates it (the test says when).
-NOT_YET_WIRED = {"botwatch_drift_detections_total", "botwatch_feature_psi"}
 
 TWEETS, ACCOUNTS = 8000, 500
 SCRAPE_INTERVAL = "1s"
@@ -168,7 +163,7 @@ def test_every_dashboard_query_and_alert_expression_finds_its_series(kafka_boots
         dashboard = load_dashboard()
         for where, expr in dashboard_queries(dashboard):
             query = concrete_query(expr, {"instance": instance})
-            check_query(prometheus, f"panel {where}", query, failures, need_data=not metric_names(expr) & NOT_YET_WIRED)
+            check_query(prometheus, f"panel {where}", query, failures, need_data=True)
         listed = prometheus.get("/api/v1/label/instance/values", **{"match[]": "botwatch_model_info"})["data"]
         if instance not in listed:
             failures.append(f"variable $instance would list {listed}, not {instance}")
@@ -176,8 +171,7 @@ def test_every_dashboard_query_and_alert_expression_finds_its_series(kafka_boots
         for name, expr in rule_exprs():
             check_query(prometheus, f"rule {name}", expr, failures, need_data=False)  # a quiet alert is empty
             for selector in sorted(vector_selectors(expr)):
-                check_query(prometheus, f"rule {name} selector", selector, failures,
-                            need_data=not metric_names(selector) & NOT_YET_WIRED)
+                check_query(prometheus, f"rule {name} selector", selector, failures, need_data=True)
         for rule in rules:
             if rule["health"] != "ok":
                 failures.append(f"Prometheus evaluates rule {rule['name']} as {rule['health']}: {rule.get('lastError')}")
@@ -185,10 +179,6 @@ def test_every_dashboard_query_and_alert_expression_finds_its_series(kafka_boots
         expected = {name for name, _ in rule_exprs()}
         if loaded != expected:
             failures.append(f"Prometheus loaded rules {sorted(loaded)} from {ALERT_RULES}, expected {sorted(expected)}")
-
-        for name in sorted(NOT_YET_WIRED):
-            if prometheus.has_data(name):
-                failures.append(f"{name} has data now: remove it from NOT_YET_WIRED in {__file__}")
 
         assert not failures, "\n".join(failures)
     finally:
