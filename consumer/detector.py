@@ -101,7 +101,6 @@ class Detector:
         self.changed: set[str] = set()  # accounts changed since the last drain_changed(), for the changelog
         self._tick_end = float("-inf")
         self._next_expiry = float("-inf")
-        self._next_rescan = 0
 
     # ------------------------------------------------------------------ input
 
@@ -158,13 +157,16 @@ class Detector:
                 self.unseen_labels[label.account_id] = label
                 continue
             x = F.feature_dict(F.feature_row(state))
+            was_ready = self.model_ready
             score = self.learn_example(x, label.is_bot)
             result.drift.extend(self.drift.observe_error(score, label.is_bot, at=label.ts))
-            if self.model_ready and self.model.examples >= self._next_rescan:
+            examples = self.model.examples
+            if self.model_ready and (not was_ready or examples & (examples - 1) == 0):
                 # accounts that went quiet were last scored by a weaker model (or none): look at everyone
-                # again each time the examples double, O(accounts) a handful of times in a model's life
+                # again when the model becomes ready and each time its examples reach a power of two,
+                # O(accounts) a handful of times in a model's life. Derived from the model alone, so a
+                # restored detector rescans exactly where the uninterrupted one did.
                 self._dirty.update(self.accounts)
-                self._next_rescan = 2 * self.model.examples
             result.labels_applied.append(label)
             result.examples.append({"account_id": label.account_id, "label": "bot" if label.is_bot else "human",
                                     "ts": label.ts, "features": x})
