@@ -19,6 +19,7 @@ into batches: decisions happen at points of *event time*, not of batches.
 from __future__ import annotations
 
 import heapq
+import math
 import time
 from array import array
 from dataclasses import dataclass, field
@@ -97,9 +98,15 @@ class Detector:
         self.accounts_expired = 0
         self._pending: list[tuple[float, int, Label]] = []  # labels waiting for the stream to pass them
         self._label_seq = 0
-        self._dirty: dict[str, array] = {}  # accounts touched in the open tick
+        self._dirty: dict[str, array] = {}  # accounts touched in an open tick
+        # the open ticks by their end: the accounts whose last change fell in [end - tick, end). A tick is
+        # closed (its accounts scored) when an event at or after its end arrives. Each account keeps the tick
+        # of its own change because an instance's events can run behind its clock: a partition taken over
+        # from a slower instance resumes at that instance's time, not at this one's
+        self._ticks: dict[float, dict[str, array]] = {}
         self.changed: set[str] = set()  # accounts changed since the last drain_changed(), for the changelog
-        self._tick_end = float("-inf")
+        self._tick_end = float("-inf")  # end of the tick this instance's stream is in
+        self._open_until = float("inf")  # the earliest end of an open tick
         self._next_expiry = float("-inf")
 
     # ------------------------------------------------------------------ input
@@ -111,11 +118,14 @@ class Detector:
         for event in events:
             ts = event.ts
             if ts >= self._tick_end:
-                self._apply_labels_before(self._tick_end, result)
-                self._close_tick(result)
+                self._apply_labels_before(self._tick_end, result, dirty_at=math.nextafter(self._tick_end, -math.inf))
                 self._tick_end = (ts // self.tick + 1.0) * self.tick
                 if ts >= self._next_expiry:
                     self._expire(ts)
+            while ts >= self._open_until:
+                end = self._open_until
+                self._apply_labels_before(end, result, dirty_at=math.nextafter(end, -math.inf))
+                self._close_ticks_through(end, result)
             if ts > self.stream_time:
                 self.stream_time = ts
             if type(event) is Label:
@@ -132,7 +142,8 @@ class Detector:
                     heapq.heappush(pending, (ts, self._label_seq, label))
                     self._label_seq += 1
             if update(state, event):
-                dirty[event.account_id] = state
+                if event.account_id not in dirty:
+                    self._mark_dirty(event.account_id, state, ts)
                 changed.add(event.account_id)
                 result.tweets += 1
             else:
@@ -143,12 +154,15 @@ class Detector:
         """Apply the labels the stream has passed and close the open tick (end of input, or caught up)."""
         result = BatchResult()
         self._apply_labels_before(self.stream_time, result, inclusive=True)
-        self._close_tick(result)
+        self._close_ticks_through(float("inf"), result)
         return result
 
     # ----------------------------------------------------------------- labels
 
-    def _apply_labels_before(self, ts: float, result: BatchResult, inclusive: bool = False) -> None:
+    def _apply_labels_before(self, ts: float, result: BatchResult, inclusive: bool = False,
+                             dirty_at: float | None = None) -> None:
+        """Apply the labels before ``ts`` (or at it: ``inclusive``); the accounts a rescan marks are scored
+        with the tick of ``dirty_at`` (default ``ts``)."""
         pending = self._pending
         while pending and (pending[0][0] < ts or (inclusive and pending[0][0] <= ts)):
             _, _, label = heapq.heappop(pending)
@@ -166,7 +180,10 @@ class Detector:
                 # again when the model becomes ready and each time its examples reach a power of two,
                 # O(accounts) a handful of times in a model's life. Derived from the model alone, so a
                 # restored detector rescans exactly where the uninterrupted one did.
-                self._dirty.update(self.accounts)
+                at = ts if dirty_at is None else dirty_at
+                for aid, st in self.accounts.items():
+                    if aid not in self._dirty:
+                        self._mark_dirty(aid, st, at)
             result.labels_applied.append(label)
             result.examples.append({"account_id": label.account_id, "label": "bot" if label.is_bot else "human",
                                     "ts": label.ts, "features": x})
@@ -196,10 +213,29 @@ class Detector:
 
     # ---------------------------------------------------------------- scoring
 
-    def _close_tick(self, result: BatchResult) -> None:
-        if self._dirty:
-            result.flags.extend(self._score(self._dirty, result))
-            self._dirty.clear()  # in place: process() holds a reference
+    def _mark_dirty(self, account_id: str, state, ts: float) -> None:
+        """``account_id`` changed at event time ``ts``: score it once the stream passes the end of that tick."""
+        end = (ts // self.tick + 1.0) * self.tick
+        self._dirty[account_id] = state
+        self._ticks.setdefault(end, {})[account_id] = state
+        if end < self._open_until:
+            self._open_until = end
+
+    def _close_ticks_through(self, end: float, result: BatchResult) -> None:
+        """Score the accounts of every open tick that ends at or before ``end``, tick by tick."""
+        for tick_end in sorted(e for e in self._ticks if e <= end):
+            accounts = self._ticks.pop(tick_end)
+            for aid in accounts:
+                del self._dirty[aid]
+            result.flags.extend(self._score(accounts, result))
+        self._open_until = min(self._ticks, default=float("inf"))
+
+    def _forget_dirty(self, account_id: str) -> None:
+        if self._dirty.pop(account_id, None) is not None:
+            for end in [e for e, accounts in self._ticks.items() if accounts.pop(account_id, None) is not None]:
+                if not self._ticks[end]:
+                    del self._ticks[end]
+            self._open_until = min(self._ticks, default=float("inf"))
 
     def _score(self, dirty: dict[str, array], result: BatchResult) -> list[dict]:
         ready = [(aid, st) for aid, st in dirty.items() if st[F.N] >= self.min_tweets and st[F.ACTION] != CLEAR]
@@ -245,7 +281,7 @@ class Detector:
         idle = [aid for aid, st in self.accounts.items() if st[F.LAST_TS] < horizon]
         for aid in idle:
             del self.accounts[aid]
-            self._dirty.pop(aid, None)
+            self._forget_dirty(aid)
             self.changed.add(aid)  # the changelog gets a tombstone
         self.accounts_expired += len(idle)
         stale = [aid for aid, label in self.unseen_labels.items() if label.ts < now - self.label_ttl]
@@ -272,8 +308,10 @@ class Detector:
         """Take over restored state (a partition assigned to this instance)."""
         self.accounts.update(accounts)
         for account_id in dirty:
-            if account_id in accounts:
-                self._dirty[account_id] = accounts[account_id]
+            if account_id in accounts and account_id not in self._dirty:
+                # scored at the end of the tick its partition's clock was in (where its previous owner would
+                # have scored it), whether this instance's own stream is behind that or ahead of it
+                self._mark_dirty(account_id, accounts[account_id], stream_time)
         if stream_time > self.stream_time:
             self.stream_time = stream_time
             self._tick_end = (stream_time // self.tick + 1.0) * self.tick
@@ -285,7 +323,7 @@ class Detector:
         """Forget accounts (a partition revoked), and the pending labels ``labels_of(label)`` selects."""
         for account_id in account_ids:
             self.accounts.pop(account_id, None)
-            self._dirty.pop(account_id, None)
+            self._forget_dirty(account_id)
             self.changed.discard(account_id)
         self._pending = [entry for entry in self._pending if not labels_of(entry[2])]
         heapq.heapify(self._pending)

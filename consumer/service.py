@@ -82,6 +82,7 @@ class Service:
         self.stopping = False
         self.uncommitted = False
         self.in_transaction = False
+        self.lost = False  # the group session expired: redo the open transaction's work (see _on_lost)
         self.detector = build_detector(settings)
         self.aligner = Aligner()
         self.paused: set[tuple[str, int]] = set()
@@ -125,6 +126,8 @@ class Service:
 
     def _on_assign(self, consumer, partitions) -> None:
         log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
+        if self.lost:  # rebuild from the last checkpoint before restoring into the detector
+            self._recover_from_loss()
         self._restore([p.partition for p in partitions if p.topic == self.s.tweets_topic])
         self.aligner.assign((p.topic, p.partition) for p in partitions)
         self.metrics.ready = True
@@ -146,6 +149,35 @@ class Service:
         log.info("revoked %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
         if self.in_transaction:
             self._checkpoint()
+        self._forget(partitions)
+
+    def _on_lost(self, consumer, partitions) -> None:
+        """The group session expired (the coordinator was unreachable for session.timeout.ms): this
+        generation's offsets can no longer be committed and the partitions may be another member's already.
+        Commit nothing, and return at once (librdkafka heartbeats with a stale identity while this callback
+        runs, and a static member is then fenced for good); the loop redoes the open transaction's work."""
+        log.warning("lost %s: the group session expired; redoing the work since the last checkpoint",
+                    ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
+        self.lost = True
+        self._forget(partitions)
+
+    def _recover_from_loss(self) -> None:
+        """Abort the open transaction (retrying while the broker is away) and rebuild detector and model
+        from the last checkpoint; the partitions come back through _on_assign."""
+        self._retrying(lambda: self.producer.abort_transaction(60), "abort the transaction")
+        self.training.close()
+        self.detector = build_detector(self.s)
+        self.training = TrainingLog(self.s.client_config(), self.s.training_topic, self.incarnation)
+        self.training.restore(self.detector, self.s.snapshot_dir, self.snapshot_key)
+        self.aligner = Aligner()
+        self.partition_of.clear()
+        self.label_partition.clear()
+        self.uncommitted = False
+        self.producer.begin_transaction()
+        self.lost = False
+
+    def _forget(self, partitions) -> None:
+        """Drop the state of partitions this instance no longer owns."""
         revoked = {p.partition for p in partitions if p.topic == self.s.tweets_topic}
         gone = [a for a, p in self.partition_of.items() if p in revoked]
         self.detector.drop(gone, lambda label: self.label_partition.get(id(label)) in revoked)
@@ -153,7 +185,12 @@ class Service:
             del self.partition_of[account_id]
         # what was fetched but not released is consumed again by the partitions' next owner
         self.aligner.revoke((p.topic, p.partition) for p in partitions)
-        self.paused.difference_update((p.topic, p.partition) for p in partitions)
+        # librdkafka keeps a partition's pause flag across a rebalance: a paused partition assigned
+        # again (here or, after a later rebalance, back to this instance) would never be fetched
+        revoked_paused = self.paused.intersection((p.topic, p.partition) for p in partitions)
+        if revoked_paused:
+            self.consumer.resume([TopicPartition(*key) for key in revoked_paused])
+        self.paused.difference_update(revoked_paused)
         self.metrics.ready = bool(self.aligner.buffers)
         for p in partitions:
             try:
@@ -173,10 +210,13 @@ class Service:
             self.producer.init_transactions(60)  # also aborts what a crashed predecessor left open
             self.producer.begin_transaction()
             self.in_transaction = True
-        self.consumer.subscribe([s.tweets_topic, s.labels_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self.consumer.subscribe([s.tweets_topic, s.labels_topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                on_lost=self._on_lost)
         last_checkpoint = self.last_input = time.monotonic()
         try:
             while not self.stopping:
+                if self.lost:
+                    self._recover_from_loss()
                 msgs = self.consumer.consume(s.batch_size, s.poll_timeout)
                 m.last_poll.set_to_current_time()
                 started = time.perf_counter()
@@ -194,10 +234,10 @@ class Service:
                 if not msgs and s.exit_when_idle and time.monotonic() - self.last_input > s.exit_when_idle:
                     log.info("no input for %.1fs: exiting", s.exit_when_idle)
                     break
-                if self.uncommitted and time.monotonic() - last_checkpoint >= s.checkpoint_interval:
+                if self.uncommitted and not self.lost and time.monotonic() - last_checkpoint >= s.checkpoint_interval:
                     self._checkpoint()
                     last_checkpoint = time.monotonic()
-            if self.uncommitted:
+            if self.uncommitted and not self.lost:
                 self._checkpoint()
             self._snapshot(force=True)
         finally:
@@ -217,6 +257,8 @@ class Service:
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
                     aligner.end_of_partition((msg.topic(), msg.partition()))
+                elif err.fatal():  # the consumer is unusable (e.g. fenced): exit non-zero to be restarted
+                    raise KafkaException(err)
                 else:
                     log.warning("consume error: %s", err)
                 continue

@@ -1,0 +1,163 @@
+"""Scale-out is Kafka's own: instances joining and dying mid-stream change no account's sequence of actions.
+
+Two consumers share the group, a third joins (a rebalance moves partitions and
+their state between instances), then one of the first two is killed with
+SIGKILL: as a static member it keeps its partitions until its session times
+out (``session.timeout.ms``), then they move to the survivors, which restore
+their state from the changelog and resume from the committed offsets. The
+per-account action sequences must equal a single consumer's on the same input.
+
+The tweets are scored by one fixed model (a snapshot every instance loads),
+which leaves the partition handover to compare: state, clock, ticks, offsets
+and transactions across rebalances. With labels, each instance's model learns
+its own labels at once and the others' as they arrive in the training log, so
+concurrent examples are learned in different orders on different instances
+and a few borderline accounts are decided differently than by one consumer
+(README, "Delivery guarantees and state"); that is why this test holds the
+model fixed.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from producers.generate import Generator
+from runs import (ConsumerProcess, action_sequences, describe_differences, elapsed, preload, run_to_completion,
+                  topic_set)
+from support import botwatch_env, wait_for
+
+pytestmark = pytest.mark.broker
+
+TWEETS, ACCOUNTS = 50_000, 1_500
+# small batches, one transaction each: slow enough that the join and the kill fall mid-stream (decisions are
+# taken in event time, so how the stream is cut into batches and transactions must not matter)
+PACE = ("--batch-size", "20", "--checkpoint-interval", "0")
+# longer than a dead static member's session (10 s) plus the rebalance, so the survivors are still
+# running when its partitions come to them
+IDLE_EXIT = "25"
+
+
+@pytest.fixture(scope="module")
+def records():
+    return list(Generator(accounts=ACCOUNTS, tweets=TWEETS, seed=5).events())
+
+
+@pytest.fixture(scope="module")
+def trained_snapshot(kafka_bootstrap, tmp_path_factory):
+    """A directory holding one model snapshot, learned from another labelled stream."""
+    work = tmp_path_factory.mktemp("training")
+    topics = topic_set("train")
+    preload(kafka_bootstrap, list(Generator(accounts=ACCOUNTS, tweets=20_000, seed=6).events()), topics)
+    run_to_completion(botwatch_env(kafka_bootstrap, topics), work / "train.log", "--snapshot-dir", str(work / "snapshot"))
+    assert list((work / "snapshot").glob("*.snapshot")), "training wrote no model snapshot"
+    return work / "snapshot"
+
+
+def group_progress(bootstrap: str, topics: dict) -> dict[tuple[str, int], tuple[int, int]]:
+    """(topic, partition) -> (offset the group committed, end of the partition) for the input topics."""
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": topics["group"],  # committed() only: never joins
+                       "enable.auto.commit": False})
+    try:
+        tps = [TopicPartition(topics[kind], p) for kind in ("tweets", "labels")
+               for p in reader.list_topics(topics[kind], timeout=10).topics[topics[kind]].partitions]
+        progress = {}
+        for tp in reader.committed(tps, timeout=10):
+            _, high = reader.get_watermark_offsets(tp, timeout=10, cached=False)
+            progress[(tp.topic, tp.partition)] = (max(tp.offset, 0), high)
+        return progress
+    finally:
+        reader.close()
+
+
+def last_assignment(consumer: ConsumerProcess, topic: str) -> set[int]:
+    """The partitions of ``topic`` the consumer's log says it was last assigned."""
+    assigned = [line for line in consumer.log.read_text(errors="replace").splitlines() if " assigned " in line]
+    return {int(p) for p in re.findall(re.escape(topic) + r"\[(\d+)\]", assigned[-1])} if assigned else set()
+
+
+def scale_out_run(bootstrap: str, topics: dict, tmp_path, extra=lambda name: ()) -> list[ConsumerProcess]:
+    """Consumers a and b, then c joining, then a killed, all over ``topics``; returns them, finished.
+
+    ``extra(name)`` gives more command-line options for the instance called ``name``.
+    """
+    started = time.monotonic()
+    env = botwatch_env(bootstrap, topics)
+    tweets, group = topics["tweets"], topics["group"]
+
+    def start(name: str) -> ConsumerProcess:
+        return ConsumerProcess(env, tmp_path / f"{name}.log", "--exit-when-idle", IDLE_EXIT, *PACE, *extra(name),
+                               transactional_id=f"{group}-{name}")  # also its static group member id
+
+    a, b = start("a"), start("b")
+    consumers = [a, b]
+
+    def logs() -> str:
+        return "\n".join(x.tail() for x in consumers)
+
+    try:
+        # both members of the group process part of the stream
+        wait_for(lambda: not all(x.alive for x in consumers) or (
+            a.consumed(tweets) >= 1_000 and b.consumed(tweets) >= 1_000), 120, "two consumers to share the stream")
+        assert a.alive and b.alive, f"a consumer exited early\n{logs()}"
+        assert a.consumed(tweets) + b.consumed(tweets) < TWEETS / 2, "the stream is too short for a mid-stream join"
+
+        # a third member joins mid-stream: a rebalance moves partitions and their state to it
+        c = start("c")
+        consumers.append(c)
+        wait_for(lambda: not all(x.alive for x in consumers) or c.consumed(tweets) >= 2_000, 120,
+                 "the third consumer to take a share of the stream")
+        assert all(x.alive for x in consumers), f"a consumer exited early\n{logs()}"
+        wait_for(lambda: a.consumed(tweets) > 0 and b.consumed(tweets) > 0 and last_assignment(a, tweets)
+                 and last_assignment(b, tweets), 30, "a and b to have partitions after the third joined")
+
+        # one of the first two dies while its partitions still have input to give
+        victims_partitions = last_assignment(a, tweets)
+        a.kill()
+        progress = group_progress(bootstrap, topics)
+        left = {p: progress[(tweets, p)] for p in victims_partitions}
+        print(f"killed a after {elapsed(started)} with partitions {sorted(victims_partitions)} at "
+              f"(committed, end) {left}; b has {sorted(last_assignment(b, tweets))}, "
+              f"c has {sorted(last_assignment(c, tweets))}")
+        assert any(committed < end for committed, end in left.values()), \
+            f"the killed consumer had finished its partitions: not mid-stream\n{logs()}"
+
+        # the survivors take over its partitions after its session times out, finish and exit when idle
+        for x in (b, c):
+            code = x.wait(300)
+            assert code == 0, f"{x.name} exited {code}\n{logs()}"
+        print(f"survivors done after {elapsed(started)}")
+    finally:
+        for x in consumers:
+            x.kill()
+
+    unfinished = {tp: pe for tp, pe in group_progress(bootstrap, topics).items() if pe[0] < pe[1]}
+    assert not unfinished, f"input left unprocessed (committed, end): {unfinished}\n{logs()}"
+    taken_over = [x.name for x in (b, c) if victims_partitions & last_assignment(x, tweets)]
+    assert taken_over, f"no survivor was assigned the killed consumer's partitions\n{logs()}"
+    return consumers
+
+
+def test_with_one_fixed_model_scale_out_matches_a_single_consumer(kafka_bootstrap, tmp_path, records, trained_snapshot):
+    def snapshot_dir(name: str) -> tuple[str, ...]:  # every instance starts from its own copy of the one model
+        target = tmp_path / f"snapshot-{name}"
+        shutil.copytree(trained_snapshot, target)
+        return ("--snapshot-dir", str(target))
+
+    started = time.monotonic()
+    reference, scaled = topic_set("fref"), topic_set("fscale")
+    preload(kafka_bootstrap, [r for r in records if r.topic == "tweets"], reference, scaled)  # no labels: no learning
+
+    run_to_completion(botwatch_env(kafka_bootstrap, reference), tmp_path / "reference.log", *snapshot_dir("ref"))
+    expected = action_sequences(kafka_bootstrap, reference["flags"])
+    assert sum(len(s) for s in expected.values()) > 100, "too few flags for the comparison to mean anything"
+    print(f"reference run done at {elapsed(started)}: {sum(map(len, expected.values()))} flags")
+
+    consumers = scale_out_run(kafka_bootstrap, scaled, tmp_path, extra=snapshot_dir)
+    got = action_sequences(kafka_bootstrap, scaled["flags"])
+    print(f"compared at {elapsed(started)}")
+    assert got == expected, describe_differences(expected, got) + "\n" + "\n".join(x.tail() for x in consumers)
