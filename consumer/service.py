@@ -162,8 +162,14 @@ class Service:
         self._forget(partitions)
 
     def _recover_from_loss(self) -> None:
-        """Abort the open transaction (retrying while the broker is away) and rebuild detector and model
-        from the last checkpoint; the partitions come back through _on_assign."""
+        """After a lost session: rebuild from the last checkpoint; the partitions come back through _on_assign."""
+        self._abort_and_rebuild()
+        self.producer.begin_transaction()
+        self.lost = False
+
+    def _abort_and_rebuild(self) -> None:
+        """Abort the open transaction (retrying while the broker is away) and rebuild the model from its
+        snapshot and log; account state is restored per partition by the caller (the recovery module's job)."""
         self._retrying(lambda: self.producer.abort_transaction(60), "abort the transaction")
         self.training.close()
         self.detector = build_detector(self.s)
@@ -173,8 +179,6 @@ class Service:
         self.partition_of.clear()
         self.label_partition.clear()
         self.uncommitted = False
-        self.producer.begin_transaction()
-        self.lost = False
 
     def _forget(self, partitions) -> None:
         """Drop the state of partitions this instance no longer owns."""
@@ -437,21 +441,13 @@ class Service:
 
     def _recover(self) -> None:
         """Abort the open transaction and resume from the last committed checkpoint, as a restart would."""
-        self.producer.abort_transaction(60)
         assignment = self.consumer.assignment()
-        self.training.close()
-        self.detector = build_detector(self.s)
-        self.training = TrainingLog(self.s.client_config(), self.s.training_topic, self.incarnation)
-        self.training.restore(self.detector, self.s.snapshot_dir, self.snapshot_key)
-        self.aligner = Aligner()
-        self.partition_of.clear()
-        self.label_partition.clear()
+        self._abort_and_rebuild()
         self._restore([p.partition for p in assignment if p.topic == self.s.tweets_topic])
         self.aligner.assign((p.topic, p.partition) for p in assignment)
         for tp in self.consumer.committed(assignment, timeout=60):
             tp.offset = tp.offset if tp.offset >= 0 else -2  # nothing committed yet: from the beginning
             self.consumer.seek(tp)
-        self.uncommitted = False
         self.producer.begin_transaction()
 
     def _retrying(self, action, what: str) -> None:
