@@ -103,6 +103,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("quality-window", 1000, "labels the rolling quality figures and the block decision cover", int, DETECT, _positive, "a positive integer"),
     Option("account-ttl", 30 * 86400.0, "seconds of event time after which an idle account is dropped", float, DETECT, _positive, "seconds > 0"),
     Option("label-ttl", 7 * 86400.0, "seconds of event time a label for a never-seen account is kept", float, DETECT, _positive, "seconds > 0"),
+    Option("drift-reference", "sliding", "drift reference window: sliding (the rows just before the live window) or "
+           "fixed (the first rows after the warm-up)", commands=DETECT,
+           check=lambda v: v in ("sliding", "fixed"), expect="sliding or fixed"),
+    Option("drift-window", 5000, "scored rows in the drift reference and live windows, and between checks", int,
+           DETECT, _positive, "a positive integer"),
+    Option("drift-warmup", 10_000, "scored rows before drift is first checked", int, DETECT, _non_negative,
+           "an integer >= 0"),
+    Option("drift-psi-threshold", 0.25, "population stability index above which a feature or the score drifted",
+           float, DETECT, _positive, "a positive number"),
+    Option("drift-ks-threshold", 0.2, "Kolmogorov-Smirnov statistic above which a feature drifted", float, DETECT,
+           lambda v: 0 < v <= 1, "a number in (0, 1]"),
     Option("print-flags", False, "print each flag to stdout as it is emitted", _bool, ("consume",)),
     Option("exit-when-idle", 0.0, "exit after this many seconds without input (0: run until stopped)", float, ("consume",), _non_negative, "seconds >= 0"),
     # evaluate reads files where generate counts: same option name, another command

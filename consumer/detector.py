@@ -351,17 +351,24 @@ class Detector:
 HISTORY_BOUND_FEATURES = frozenset({"hour_entropy"})
 
 
-def default_drift_monitor(review_threshold: float) -> DriftMonitor:
+def default_drift_monitor(review_threshold: float, **options) -> DriftMonitor:
     """The drift monitor of the service: every feature but the history-bound ones, after a warm-up of
-    10,000 scored rows (the first rows come from accounts with almost no history yet)."""
-    return DriftMonitor(F.FEATURE_NAMES, error_threshold=review_threshold, warmup=10_000,
-                        monitored=[n for n in F.FEATURE_NAMES if n not in HISTORY_BOUND_FEATURES])
+    10,000 scored rows (the first rows come from accounts with almost no history yet); ``options``
+    override :class:`~consumer.drift.DriftMonitor`'s parameters."""
+    return DriftMonitor(F.FEATURE_NAMES, error_threshold=review_threshold,
+                        monitored=[n for n in F.FEATURE_NAMES if n not in HISTORY_BOUND_FEATURES],
+                        **{"warmup": 10_000, **options})
 
 
 def build_detector(settings) -> Detector:
     """The detector the options describe; ``consume`` and ``evaluate`` both build theirs here."""
     policy = Policy(settings.review_threshold, settings.block_threshold, settings.min_labels,
                     settings.target_precision, settings.block_confidence)
+    drift = default_drift_monitor(
+        settings.review_threshold, reference=settings.drift_reference, reference_size=settings.drift_window,
+        window_size=settings.drift_window, check_every=settings.drift_window, warmup=settings.drift_warmup,
+        psi_threshold=settings.drift_psi_threshold, ks_threshold=settings.drift_ks_threshold,
+        score_psi_threshold=settings.drift_psi_threshold)
     return Detector(policy, Model(settings.model), min_tweets=settings.min_tweets, tick=settings.tick,
                     label_ttl=settings.label_ttl, account_ttl=settings.account_ttl,
-                    quality_window=settings.quality_window)
+                    quality_window=settings.quality_window, drift=drift)

@@ -69,3 +69,15 @@ def test_booleans_from_flags_and_environment():
     assert config.resolve("consume", parse("consume"), {"BOTWATCH_PRINT_FLAGS": "yes"}).print_flags is True
     with pytest.raises(config.ConfigError, match="BOTWATCH_PRINT_FLAGS"):
         config.resolve("consume", parse("consume"), {"BOTWATCH_PRINT_FLAGS": "perhaps"})
+
+
+def test_drift_options_reach_the_monitor():
+    from consumer.detector import build_detector
+
+    detector = build_detector(config.resolve("evaluate", parse("evaluate", "--drift-window", "700", "--drift-warmup",
+                                                               "0", "--drift-reference", "fixed",
+                                                               "--drift-psi-threshold", "0.4"), {}))
+    drift = detector.drift
+    assert (drift.window_size, drift.reference_size, drift.check_every) == (700, 700, 700)
+    assert (drift.warmup, drift.reference, drift.psi_threshold) == (0, "fixed", 0.4)
+    assert "hour_entropy" not in drift.monitored
