@@ -11,9 +11,12 @@ into batches: decisions happen at points of *event time*, not of batches.
 * A label waits until the stream passes its time, then the account is scored
   with the current model (prequential quality) and the model learns from the
   account's features as they were then, never from later ones.
-* Event time is cut into ticks of ``tick`` seconds. When the stream passes the
-  end of a tick, every account the tick touched is scored once, in one
-  vectorised call, and the policy turns scores into flags.
+* Event time is cut into ticks of ``tick`` seconds. An account that changes
+  waits for the end of the tick of that change; when the stream passes it,
+  every account waiting for that tick is scored once, in one vectorised call,
+  and the policy turns scores into flags. (Per account, not per instance: a
+  partition taken over from another instance may run behind or ahead of this
+  one's stream, and its accounts are scored where their old owner would have.)
 """
 
 from __future__ import annotations
