@@ -28,14 +28,13 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Iterable
 
-import numpy as np
 
 from consumer import features as F
 from consumer.events import Label, Tweet
 from consumer.drift import Detection, DriftMonitor
 from consumer.feature_matrix import feature_matrix
 from consumer.model import Model
-from consumer.policy import ACTION_NAMES, BLOCK, CLEAR, NONE, Policy
+from consumer.policy import ACTION_NAMES, CLEAR, NONE, Policy
 from consumer.quality import RollingQuality
 
 

@@ -23,7 +23,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import orjson
 
 from consumer import features as F

@@ -40,7 +40,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from consumer.align import Aligner
 from consumer.decode import DecodeError, decode_label, decode_tweets
-from consumer.detector import Detector, build_detector
+from consumer.detector import build_detector
 from consumer.events import Label
 from consumer.metrics import Metrics
 from consumer.recovery import INCARNATION_HEADER, TrainingLog, restore_partitions

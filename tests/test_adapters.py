@@ -20,13 +20,6 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CRESCI = FIXTURES / "cresci2017"
 V2_DUMP = FIXTURES / "twitter_v2_dump"
 
-try:
-    import consumer.evaluate  # noqa: F401
-
-    HAVE_EVALUATE = True
-except ImportError:
-    HAVE_EVALUATE = False
-needs_evaluate = pytest.mark.skipif(not HAVE_EVALUATE, reason="evaluate not yet available")
 
 
 def plain_env() -> dict:
@@ -150,7 +143,6 @@ def test_twitter_v2_dump_reports_a_bad_line_and_reads_a_headed_csv(tmp_path):
     assert f"{dump / 'search.jsonl'}:{len(open(dump / 'search.jsonl').readlines())}: not JSON" in result.stderr
 
 
-@needs_evaluate
 @pytest.mark.parametrize("kind,source", [("cresci2017", CRESCI), ("twitter-v2", V2_DUMP)])
 def test_adapter_output_through_evaluate_produces_flags(tmp_path, kind, source):
     data = tmp_path / "data"
