@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import math
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -31,27 +30,6 @@ from consumer.decode import DecodeError, decode_label, decode_tweets
 from consumer.detector import BatchResult, Detector, build_detector
 
 BATCH = 1000
-
-
-class Progress:
-    """A one-line progress report on stderr, at most a few times per second."""
-
-    def __init__(self, enabled: bool, what: str):
-        self.enabled, self.what = enabled, what
-        self.started = self.last = time.monotonic()
-
-    def update(self, done: int) -> None:
-        now = time.monotonic()
-        if self.enabled and now - self.last >= 0.25:
-            self.last = now
-            rate = done / max(now - self.started, 1e-9)
-            print(f"\r{self.what}: {done:,} records, {rate:,.0f}/s", end="", file=sys.stderr, flush=True)
-
-    def close(self, done: int) -> None:
-        if self.enabled:
-            self.last = 0.0
-            self.update(done)
-            print(file=sys.stderr)
 
 
 def confusion(predicted: list[bool], actual: list[bool]) -> dict[str, float]:
@@ -162,7 +140,8 @@ def read_truth(path: str) -> dict[str, bool]:
 
 
 def run(settings) -> int:
-    from producers.files import read_records  # files only: the evaluation needs no broker
+    from producers.files import RecordReader  # files only: the evaluation needs no broker
+    from producers.progress import ProgressBar
 
     if not settings.tweets or not settings.out:
         print("botwatch evaluate: --tweets FILE and --out DIR are required", file=sys.stderr)
@@ -171,20 +150,22 @@ def run(settings) -> int:
     out.mkdir(parents=True, exist_ok=True)
     paths = [settings.tweets] + ([settings.labels] if settings.labels else [])
     evaluation = Evaluation(build_detector(settings))
-    progress = Progress(settings.progress, "evaluate")
-
-    def counted(records):
-        for i, record in enumerate(records, 1):
-            if i % 5000 == 0:
-                progress.update(i)
-            yield record
-
     try:
-        evaluation.feed(counted(read_records(paths)))
+        reader = RecordReader(paths)
+        bar = ProgressBar("evaluate", reader.bytes_total) if settings.progress else None
+
+        def counted(records):
+            for i, record in enumerate(records, 1):
+                if bar is not None and i % 5000 == 0:
+                    bar.update(i, reader.bytes_read)
+                yield record
+
+        evaluation.feed(counted(reader))
     except (OSError, ValueError) as e:
         print(f"\nbotwatch evaluate: {e}", file=sys.stderr)
         return 1
-    progress.close(evaluation.records)
+    if bar is not None:
+        bar.close(evaluation.records, reader.bytes_read)
 
     with open(out / "flags.jsonl", "wb") as f:
         for flag in evaluation.flags:

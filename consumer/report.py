@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from consumer.features import FIRST_TS
+
 
 def _pr_curve(scores: np.ndarray, actual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(-scores)
@@ -63,7 +65,6 @@ def write_report(out: Path, evaluation, summary: dict, truth: dict[str, bool] | 
     for account_id, when in first_flag.items():
         state = evaluation.detector.accounts.get(account_id)
         if state is not None and (truth is None or truth.get(account_id)):
-            from consumer.features import FIRST_TS
             delays.append((when - state[FIRST_TS]) / 3600.0)
     if delays:
         fig, ax = plt.subplots(figsize=(5, 4))
