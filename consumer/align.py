@@ -46,6 +46,7 @@ class Aligner:
         self.at_end: dict[Hashable, bool] = {}
         self.committable: dict[Hashable, int] = {}  # next offset to consume, per partition, past all released
         self.in_order = True  # no partition has stepped back in time: a stable sort merges them exactly
+        self._last: list = []  # the last release, with event times, for hold_back
 
     def assign(self, keys) -> None:
         for key in keys:
@@ -104,9 +105,47 @@ class Aligner:
                 runs.append(run)
                 self.committable[key] = run[-1][2] + 1
         if len(runs) <= 1:
-            merged = runs[0] if runs else ()
+            merged = runs[0] if runs else []
         elif self.in_order:  # sorted runs: timsort merges them in C, stable, so ties keep partition order
             merged = sorted([r for run in runs for r in run], key=_event_time)
         else:
-            merged = heapq.merge(*runs, key=_event_time)
+            merged = list(heapq.merge(*runs, key=_event_time))
+        self._last = merged
         return [(key, offset, item) for _, key, offset, item in merged]
+
+    def hold_back(self, start: int, first: Any = None) -> None:
+        """Return the items of the last release from index ``start`` on to the front of their partitions'
+        buffers: the consumer could not take them yet. ``first``, if given, replaces the first one's item
+        (what is left of it). They are released again, in the same order, and are not committable until then.
+
+        >>> a = Aligner(); a.assign(["p"]); a.add("p", 0, 1.0, "x"); a.add("p", 1, 2.0, "y")
+        >>> [item for _, _, item in a.release()]
+        ['x', 'y']
+        >>> a.hold_back(1); a.committable
+        {'p': 1}
+        >>> [item for _, _, item in a.release()]
+        ['y']
+        """
+        held = self._last[start:]
+        if not held:
+            return
+        if first is not None:
+            ts, key, offset, _ = held[0]
+            held[0] = (ts, key, offset, first)
+        by_key: dict[Hashable, list] = {}
+        for ts, key, offset, item in held:
+            by_key.setdefault(key, []).append((ts, offset, item))
+        for key, items in by_key.items():
+            buf = self.buffers.get(key)
+            if buf is not None:  # not revoked meanwhile
+                buf.extendleft(reversed(items))
+                self.committable[key] = items[0][1]
+        self._last = self._last[:start]
+
+    @property
+    def floor(self) -> float:
+        """No item still to be released (buffered, or not read yet from a partition that is in order) is
+        earlier than this; partitions at their end count only with what they have buffered."""
+        heads = [buf[0][0] if buf else self.latest[key]
+                 for key, buf in self.buffers.items() if buf or not self.at_end[key]]
+        return min(heads, default=INF)

@@ -5,18 +5,27 @@ files around it; both call the very same :class:`Detector`.
 
 Events arrive in event-time order (the aligner sees to that in the service).
 The detector is deterministic and does not depend on how the stream is cut
-into batches: decisions happen at points of *event time*, not of batches.
+into batches, nor on how many instances share it: decisions happen at points
+of *event time*, and the model that takes them is a function of event time.
 
 * A tweet is folded into its account's state at once (duplicates change nothing).
-* A label waits until the stream passes its time, then the account is scored
-  with the current model (prequential quality) and the model learns from the
-  account's features as they were then, never from later ones.
-* Event time is cut into ticks of ``tick`` seconds. An account that changes
-  waits for the end of the tick of that change; when the stream passes it,
-  every account waiting for that tick is scored once, in one vectorised call,
-  and the policy turns scores into flags. (Per account, not per instance: a
-  partition taken over from another instance may run behind or ahead of this
-  one's stream, and its accounts are scored where their old owner would have.)
+* A label waits until the stream passes its time, then the account's verdict
+  is applied and a training example is made of the account's features as
+  they were then, never later ones.
+* Event time is cut into ticks of ``tick`` seconds. At the end *E* of a tick
+  the model learns every example made before *E*, in one canonical order
+  (time, account, label) whichever instance made it, and then every account
+  that changed during the tick is scored once, in one vectorised call, and
+  the policy turns scores into flags. So the model that scores at *E* is the
+  same on every instance: the one that learned exactly the examples before *E*.
+* With several instances, each makes the examples of its own partitions; the
+  others read them from the training log. An instance may only pass a tick end
+  *E* once every other partition's owner has published that it will make no
+  more examples before *E* (its clock, :attr:`Detector.example_floor`); until
+  then it stops and the rest of its batch waits (:attr:`Detector.horizon`).
+* Each account keeps the tick of its own change (per account, not per instance:
+  a partition taken over from another instance resumes at its old owner's
+  clock, and its accounts are scored where that owner would have scored them).
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ import math
 import time
 from array import array
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Sequence
 
 
 from consumer import features as F
@@ -36,6 +45,8 @@ from consumer.feature_matrix import feature_matrix
 from consumer.model import Model
 from consumer.policy import ACTION_NAMES, CLEAR, NONE, Policy
 from consumer.quality import RollingQuality
+
+INF = float("inf")
 
 
 @dataclass
@@ -49,6 +60,8 @@ class BatchResult:
     examples: list[dict] = field(default_factory=list)  # training examples, for the training log
     drift: list[Detection] = field(default_factory=list)
     scored: int = 0
+    learned: int = 0  # examples the model learned
+    processed: int = 0  # events taken from the input; the rest wait for the horizon to move (see Detector.horizon)
 
 
 class Detector:
@@ -100,6 +113,14 @@ class Detector:
         self.accounts_expired = 0
         self._pending: list[tuple[float, int, Label]] = []  # labels waiting for the stream to pass them
         self._label_seq = 0
+        # examples made (here, or by another instance and read from the training log) and not learned yet, in
+        # their canonical order: (event time, account, label, arrival, features)
+        self._unlearned: list[tuple[float, str, bool, int, dict]] = []
+        self._example_seq = 0
+        self.learned_through = float("-inf")  # the model has learned every example before this event time
+        self.late_examples = 0  # examples that arrived after the model had passed their time (see add_example)
+        self.rescans: list[float] = []  # tick ends at which every account was scored again (see _learn_before)
+        self.horizon = float("inf")  # tick ends after this wait: another instance may still make examples before them
         self._dirty: dict[str, array] = {}  # accounts touched in an open tick
         # the open ticks by their end: the accounts whose last change fell in [end - tick, end). A tick is
         # closed (its accounts scored) when an event at or after its end arrives. Each account keeps the tick
@@ -107,32 +128,30 @@ class Detector:
         # from a slower instance resumes at that instance's time, not at this one's
         self._ticks: dict[float, dict[str, array]] = {}
         self.changed: set[str] = set()  # accounts changed since the last drain_changed(), for the changelog
-        self._tick_end = float("-inf")  # end of the tick this instance's stream is in
-        self._open_until = float("inf")  # the earliest end of an open tick
+        self._open_until = float("inf")  # the earliest tick end with something to do: labels, examples or accounts
         self._next_expiry = float("-inf")
 
     # ------------------------------------------------------------------ input
 
-    def process(self, events: Iterable[Tweet | Label]) -> BatchResult:
-        """Advance through ``events`` (in event-time order); return the flags they caused."""
-        result = BatchResult()
+    def process(self, events: Sequence[Tweet | Label]) -> BatchResult:
+        """Advance through ``events`` (in event-time order); return the flags they caused.
+
+        Stops before the first event that would pass a tick end beyond :attr:`horizon`;
+        ``result.processed`` says how many events were taken (the caller offers the rest again).
+        """
+        result = BatchResult(processed=len(events))
         accounts, dirty, update, pending, changed = self.accounts, self._dirty, F.update, self._pending, self.changed
-        for event in events:
+        for i, event in enumerate(events):
             ts = event.ts
-            if ts >= self._tick_end:
-                self._apply_labels_before(self._tick_end, result, dirty_at=math.nextafter(self._tick_end, -math.inf))
-                self._tick_end = (ts // self.tick + 1.0) * self.tick
-                if ts >= self._next_expiry:
-                    self._expire(ts)
-            while ts >= self._open_until:
-                end = self._open_until
-                self._apply_labels_before(end, result, dirty_at=math.nextafter(end, -math.inf))
-                self._close_ticks_through(end, result)
+            if ts >= self._open_until and not self._pass_tick_ends(ts, result):
+                result.processed = i
+                break
+            if ts >= self._next_expiry:
+                self._expire(ts)
             if ts > self.stream_time:
                 self.stream_time = ts
             if type(event) is Label:
-                heapq.heappush(pending, (ts, self._label_seq, event))
-                self._label_seq += 1
+                self._push_label(ts, event)
                 continue
             if pending and pending[0][0] < ts:
                 self._apply_labels_before(ts, result)
@@ -140,9 +159,7 @@ class Detector:
             if state is None:
                 state = accounts[event.account_id] = F.new_state()
                 if event.account_id in self.unseen_labels:  # its label waited for it: apply after this tweet
-                    label = self.unseen_labels.pop(event.account_id)
-                    heapq.heappush(pending, (ts, self._label_seq, label))
-                    self._label_seq += 1
+                    self._push_label(ts, self.unseen_labels.pop(event.account_id))
             if update(state, event):
                 if event.account_id not in dirty:
                     self._mark_dirty(event.account_id, state, ts)
@@ -153,45 +170,99 @@ class Detector:
         return result
 
     def flush(self) -> BatchResult:
-        """Apply the labels the stream has passed and close the open tick (end of input, or caught up)."""
+        """Apply the labels the stream has passed and pass every open tick end (end of input, or caught up),
+        as far as :attr:`horizon` allows."""
         result = BatchResult()
-        self._apply_labels_before(self.stream_time, result, inclusive=True)
-        self._close_ticks_through(float("inf"), result)
+        if self._pass_tick_ends(self.stream_time, result):
+            self._apply_labels_before(self.stream_time, result, inclusive=True)
+            self._pass_tick_ends(float("inf"), result)
         return result
+
+    def _pass_tick_ends(self, ts: float, result: BatchResult) -> bool:
+        """Pass every tick end with something to do up to ``ts``, in order: at each, apply the labels before it,
+        learn the examples before it, score the accounts of its tick. False if stopped by the horizon."""
+        while self._open_until <= ts and self._open_until != INF:
+            end = self._open_until
+            self._apply_labels_before(end, result)  # needs no model: done even when the horizon stops us here
+            if end > self.horizon:
+                return False
+            self._learn_before(end, result)
+            self._close_ticks_through(end, result)
+            self._open_until = self._next_tick_end()
+        return True
+
+    def _next_tick_end(self) -> float:
+        ends = [min(self._ticks)] if self._ticks else []
+        if self._unlearned:
+            ends.append(self._end_of_tick(self._unlearned[0][0]))
+        if self._pending:
+            ends.append(self._end_of_tick(self._pending[0][0]))
+        return min(ends, default=float("inf"))
+
+    def _end_of_tick(self, ts: float) -> float:
+        return (ts // self.tick + 1.0) * self.tick
 
     # ----------------------------------------------------------------- labels
 
-    def _apply_labels_before(self, ts: float, result: BatchResult, inclusive: bool = False,
-                             dirty_at: float | None = None) -> None:
-        """Apply the labels before ``ts`` (or at it: ``inclusive``); the accounts a rescan marks are scored
-        with the tick of ``dirty_at`` (default ``ts``)."""
+    def _push_label(self, ts: float, label: Label) -> None:
+        heapq.heappush(self._pending, (ts, self._label_seq, label))
+        self._label_seq += 1
+        end = self._end_of_tick(ts)
+        if end < self._open_until:
+            self._open_until = end
+
+    def _apply_labels_before(self, ts: float, result: BatchResult, inclusive: bool = False) -> None:
+        """Apply the labels before ``ts`` (or at it: ``inclusive``): each account's verdict, and an example
+        of its features as they are now for the model to learn at the end of the tick."""
         pending = self._pending
         while pending and (pending[0][0] < ts or (inclusive and pending[0][0] <= ts)):
-            _, _, label = heapq.heappop(pending)
+            at, _, label = heapq.heappop(pending)
             state = self.accounts.get(label.account_id)
             if state is None:  # kept until the account appears or the label's TTL passes
                 self.unseen_labels[label.account_id] = label
                 continue
             x = F.feature_dict(F.feature_row(state))
-            was_ready = self.model_ready
-            score = self.learn_example(x, label.is_bot)
-            result.drift.extend(self.drift.observe_error(score, label.is_bot, at=label.ts))
-            examples = self.model.examples
-            if self.model_ready and (not was_ready or examples & (examples - 1) == 0):
-                # accounts that went quiet were last scored by a weaker model (or none): look at everyone
-                # again when the model becomes ready and each time its examples reach a power of two,
-                # O(accounts) a handful of times in a model's life. Derived from the model alone, so a
-                # restored detector rescans exactly where the uninterrupted one did.
-                at = ts if dirty_at is None else dirty_at
-                for aid, st in self.accounts.items():
-                    if aid not in self._dirty:
-                        self._mark_dirty(aid, st, at)
+            self.add_example(at, label.account_id, label.is_bot, x)
             result.labels_applied.append(label)
             result.examples.append({"account_id": label.account_id, "label": "bot" if label.is_bot else "human",
-                                    "ts": label.ts, "features": x})
+                                    "ts": at, "features": x})
             flag = self._apply_verdict(label, state)
             if flag is not None:
                 result.flags.append(flag)
+
+    def add_example(self, ts: float, account_id: str, is_bot: bool, x: dict[str, float]) -> None:
+        """An example made at event time ``ts``, here or by another instance; learned at the end of its tick."""
+        if ts < self.learned_through:  # only if an instance's clock said otherwise: learned at the next tick end
+            self.late_examples += 1
+        heapq.heappush(self._unlearned, (ts, account_id, is_bot, self._example_seq, x))
+        self._example_seq += 1
+        end = self._end_of_tick(ts)
+        if end < self._open_until:
+            self._open_until = end
+
+    def _learn_before(self, end: float, result: BatchResult) -> None:
+        """Learn every example before ``end`` in canonical order. When the model becomes ready, and each time its
+        examples reach a power of two, every account is scored again at ``end``: accounts that went quiet were
+        last scored by a weaker model (or none). O(accounts) a handful of times in a model's life, and derived
+        from the examples alone, so every instance and every restart rescans at the same tick."""
+        unlearned = self._unlearned
+        rescan = False
+        while unlearned and unlearned[0][0] < end:
+            ts, _, is_bot, _, x = heapq.heappop(unlearned)
+            was_ready = self.model_ready
+            score = self.learn_example(x, is_bot)
+            result.drift.extend(self.drift.observe_error(score, is_bot, at=ts))
+            result.learned += 1
+            examples = self.model.examples
+            rescan |= self.model_ready and (not was_ready or examples & (examples - 1) == 0)
+        if end > self.learned_through:
+            self.learned_through = end
+        if rescan:
+            self.rescans.append(end)
+            at = math.nextafter(end, -math.inf)
+            for aid, st in self.accounts.items():
+                if aid not in self._dirty:
+                    self._mark_dirty(aid, st, at)
 
     def learn_example(self, x: dict[str, float], is_bot: bool) -> float:
         """One training example, prequentially: score first, then learn. Returns the score."""
@@ -230,14 +301,13 @@ class Detector:
             for aid in accounts:
                 del self._dirty[aid]
             result.flags.extend(self._score(accounts, result))
-        self._open_until = min(self._ticks, default=float("inf"))
 
     def _forget_dirty(self, account_id: str) -> None:
         if self._dirty.pop(account_id, None) is not None:
             for end in [e for e, accounts in self._ticks.items() if accounts.pop(account_id, None) is not None]:
                 if not self._ticks[end]:
                     del self._ticks[end]
-            self._open_until = min(self._ticks, default=float("inf"))
+            self._open_until = self._next_tick_end()
 
     def _score(self, dirty: dict[str, array], result: BatchResult) -> list[dict]:
         ready = [(aid, st) for aid, st in dirty.items() if st[F.N] >= self.min_tweets and st[F.ACTION] != CLEAR]
@@ -302,24 +372,32 @@ class Detector:
     def is_dirty(self, account_id: str) -> bool:
         return account_id in self._dirty
 
-    def pending_labels(self) -> list[Label]:
-        """Labels read but not applied yet: waiting for the stream, or for their account to appear."""
-        return [label for _, _, label in self._pending] + list(self.unseen_labels.values())
+    def pending_labels(self) -> list[tuple[float, Label]]:
+        """Labels read but not applied yet, each with the event time it applies at: waiting for the stream,
+        or for their account to appear (applied at its first tweet)."""
+        return [(at, label) for at, _, label in self._pending] + [(lb.ts, lb) for lb in self.unseen_labels.values()]
 
-    def install(self, accounts: dict[str, array], dirty: set[str], stream_time: float, labels: list[Label]) -> None:
-        """Take over restored state (a partition assigned to this instance)."""
+    def install(self, accounts: dict[str, array], dirty: set[str], stream_time: float,
+                labels: list[tuple[float, Label]], learned_through: float = INF) -> None:
+        """Take over restored state (a partition assigned to this instance); ``learned_through`` is how far
+        its previous owner's model had learned when it checkpointed."""
         self.accounts.update(accounts)
         for account_id in dirty:
             if account_id in accounts and account_id not in self._dirty:
                 # scored at the end of the tick its partition's clock was in (where its previous owner would
                 # have scored it), whether this instance's own stream is behind that or ahead of it
                 self._mark_dirty(account_id, accounts[account_id], stream_time)
+        # a rescan this model made and the previous owner's had not: these accounts missed it. (This
+        # instance cannot have passed the partition's clock, so that rescan is at most the tick it is at.)
+        missed = [at for at in self.rescans if learned_through < at <= self.learned_through]
+        if missed:
+            for account_id, state in accounts.items():
+                if account_id not in self._dirty:
+                    self._mark_dirty(account_id, state, math.nextafter(missed[-1], -INF))
         if stream_time > self.stream_time:
             self.stream_time = stream_time
-            self._tick_end = (stream_time // self.tick + 1.0) * self.tick
-        for label in labels:
-            heapq.heappush(self._pending, (label.ts, self._label_seq, label))
-            self._label_seq += 1
+        for at, label in labels:
+            self._push_label(at, label)
 
     def drop(self, account_ids, labels_of) -> None:
         """Forget accounts (a partition revoked), and the pending labels ``labels_of(label)`` selects."""
@@ -330,6 +408,30 @@ class Detector:
         self._pending = [entry for entry in self._pending if not labels_of(entry[2])]
         heapq.heapify(self._pending)
         self.unseen_labels = {a: lb for a, lb in self.unseen_labels.items() if not labels_of(lb)}
+        self._open_until = self._next_tick_end()
+
+    @property
+    def clock(self) -> float:
+        """How far this detector is, from what it was given: it will make no example, and score no account,
+        before this event time. Its earliest label not applied yet and its earliest open tick end: labels it
+        has not been given make examples no earlier than themselves, and a label waiting for its account
+        applies at the account's first tweet. An instance publishes min(this, its next input's event time)
+        as its clock: other instances may pass tick ends up to it (:attr:`horizon`)."""
+        return min(self._pending[0][0] if self._pending else INF, min(self._ticks, default=INF))
+
+    def model_state(self) -> dict:
+        """What a model snapshot holds: the model, its quality window, how far in event time it has learned,
+        and the examples it knows of but has not learned yet."""
+        return {"model": self.model, "quality": self.quality, "learned_through": self.learned_through,
+                "rescans": self.rescans,
+                "unlearned": [(ts, account_id, is_bot, x) for ts, account_id, is_bot, _, x in sorted(self._unlearned)]}
+
+    def load_model_state(self, state: dict) -> None:
+        self.model, self.quality, self.learned_through = state["model"], state["quality"], state["learned_through"]
+        self.rescans = list(state["rescans"])
+        self._unlearned = []
+        for ts, account_id, is_bot, x in state["unlearned"]:
+            self.add_example(ts, account_id, is_bot, x)
 
     @property
     def model_ready(self) -> bool:
@@ -338,8 +440,8 @@ class Detector:
 
     @property
     def has_open_tick(self) -> bool:
-        """Whether accounts or labels wait for the stream to move on (see :meth:`flush`)."""
-        return bool(self._dirty) or bool(self._pending and self._pending[0][0] <= self.stream_time)
+        """Whether accounts, examples or labels wait for the stream to move on (see :meth:`flush`)."""
+        return bool(self._dirty) or bool(self._unlearned) or bool(self._pending and self._pending[0][0] <= self.stream_time)
 
     @property
     def blocking_enabled(self) -> bool:

@@ -89,9 +89,9 @@ class Evaluation:
         self.drift.extend(d.as_dict() for d in result.drift)
         self.tweets += result.tweets
         self.duplicates += result.duplicates
-        if result.labels_applied:
+        if result.learned:
             q = self.detector.quality
-            self.quality_over_time.append((result.labels_applied[-1].ts, q.precision, q.recall))
+            self.quality_over_time.append((self.detector.learned_through, q.precision, q.recall))
 
     def final_scores(self) -> dict[str, float]:
         """Every tracked account scored by the final model."""

@@ -9,7 +9,9 @@ this is its commit order, the only one there is:
 1. flags, dead letters and training examples were produced into the open
    transaction as batches were processed;
 2. the changelog records of every account changed since the last checkpoint,
-   each partition's clock and pending labels, go to ``botwatch-state``;
+   each partition's clock and pending labels, go to ``botwatch-state``, and
+   this instance's clock record to ``botwatch-training`` (how far other
+   instances may go, see :class:`~consumer.recovery.TrainingLog`);
 3. ``send_offsets_to_transaction`` with the offsets of everything processed;
 4. ``commit_transaction``; then ``begin_transaction`` for what follows.
 
@@ -34,6 +36,7 @@ import socket
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -42,11 +45,46 @@ from consumer.align import Aligner
 from consumer.decode import DecodeError, decode_label, decode_tweets
 from consumer.detector import build_detector
 from consumer.events import Label
+from consumer.kafka.errors import is_transient
 from consumer.metrics import Metrics
-from consumer.recovery import INCARNATION_HEADER, TrainingLog, restore_partitions
+from consumer.recovery import (CLOCK_RECORD_KEY, INCARNATION_HEADER, TrainingLog, encode_clock_record,
+                               restore_partitions)
 from consumer.state import CLOCK_KEY, LABELS_KEY, encode_account, encode_clock, encode_labels
 
 log = logging.getLogger("botwatch.consume")
+
+#: Seconds a transactional call may take. librdkafka gives up on its own after this, except where it does
+#: not: from 2.10 on, ``send_offsets_to_transaction`` can block for good once the group coordinator it
+#: cached went away, as in a broker restart (librdkafka issues 5456 and 5511). The call cannot be
+#: cancelled, so a producer stuck in it is replaced (see :meth:`Service._transactional`).
+TXN_TIMEOUT = 30.0
+
+
+class MissingTopic(Exception):
+    """An input topic that does not exist: a configuration error, reported at start."""
+
+
+class ConsumerFenced(Exception):
+    """The consumer hit a fatal error: most often, after a broker restart, a static member fenced by its own
+    rejoin under the same ``group.instance.id`` while the application was busy. Only a new consumer helps."""
+
+
+class ProducerStuck(Exception):
+    """A transactional call did not return within its timeout and a grace period."""
+
+
+def call_with_deadline(worker: ThreadPoolExecutor, call, seconds: float) -> None:
+    """Run ``call`` on ``worker`` (librdkafka releases the GIL while it waits); :class:`ProducerStuck` if it
+    has not returned ``seconds`` later, in which case it never will and ``worker`` stays blocked with it.
+
+    >>> with ThreadPoolExecutor(1) as worker:
+    ...     call_with_deadline(worker, lambda: None, 1.0)
+    """
+    future = worker.submit(call)
+    try:
+        future.result(seconds)
+    except FutureTimeout:
+        raise ProducerStuck(f"a transactional call did not return within {seconds:.0f}s") from None
 
 
 class RateLimitedLog:
@@ -86,6 +124,8 @@ class Service:
         self.detector = build_detector(settings)
         self.aligner = Aligner()
         self.paused: set[tuple[str, int]] = set()
+        self.input_partitions: set[int] = set()  # every partition of the tweets topic, owned here or not
+        self.waiting = False  # the detector stopped at its horizon: another instance's clock must move first
         self.partition_of: dict[str, int] = {}  # account id -> input partition: changelog partition, revocation
         self.label_partition: dict[int, int] = {}  # id(label) -> input partition, for labels not applied yet
         self.examples_since_snapshot = 0
@@ -94,22 +134,20 @@ class Service:
         # one stable identity per instance: it fences a crashed predecessor's transaction and, as a static
         # group member, takes its partitions back at once instead of after a session timeout
         instance_id = settings.transactional_id or f"{settings.group}-{socket.gethostname()}"
-        producer_config = {"linger.ms": 5, "message.max.bytes": 16 * 1024 * 1024, "compression.type": "lz4"}
-        if self.exactly_once:
-            producer_config["transactional.id"] = instance_id
-            producer_config["transaction.timeout.ms"] = 60000  # outlives a short broker outage
-            # the broker answers "concurrent transactions" while the previous commit completes; librdkafka's
-            # default 100 ms before retrying would cap how often we can checkpoint
-            producer_config["retry.backoff.ms"] = 10
-        else:
-            producer_config["enable.idempotence"] = True
-        self.producer = Producer(settings.client_config(**producer_config))
-        self.consumer = Consumer(settings.client_config(**{
-            "group.id": settings.group,
-            "group.instance.id": instance_id,
+        self.instance_id = instance_id
+        self.producer = self._new_producer()
+        self.abandoned_producers: list[Producer] = []  # stuck in a call that never returns: see _transactional
+        self.txn_worker = ThreadPoolExecutor(1, thread_name_prefix="txn")
+        self.consumer = self._new_consumer()
+        self.training = TrainingLog(settings.client_config(), settings.training_topic, self.incarnation)
+
+    def _new_consumer(self) -> Consumer:
+        return Consumer(self.s.client_config(**{
+            "group.id": self.s.group,
+            "group.instance.id": self.instance_id,
             "session.timeout.ms": 10000,  # a dead static member's partitions move on after this
             "enable.auto.commit": False,
-            "auto.offset.reset": settings.offset_reset,
+            "auto.offset.reset": self.s.offset_reset,
             "isolation.level": "read_committed",
             "partition.assignment.strategy": "range",  # co-partitioned: tweets[p] and labels[p] go together
             "fetch.queue.backoff.ms": 10,
@@ -117,7 +155,33 @@ class Service:
             "statistics.interval.ms": 5000,
             "stats_cb": self.metrics.on_stats,
         }))
-        self.training = TrainingLog(settings.client_config(), settings.training_topic, self.incarnation)
+
+    def _read_input_partitions(self) -> set[int]:
+        """The tweets topic's partitions (every one has an owner whose clock counts, see TrainingLog.horizon)."""
+        found: list = []
+        self._retrying(lambda: found.append(self.consumer.list_topics(self.s.tweets_topic, timeout=30)),
+                       "read the tweets topic's metadata")
+        topic = found[0].topics.get(self.s.tweets_topic)
+        if topic is None or topic.error is not None or not topic.partitions:
+            raise MissingTopic(f"the tweets topic {self.s.tweets_topic!r} does not exist on {self.s.bootstrap}: "
+                               f"create the topics first (botwatch topics create) or set --tweets-topic")
+        return set(topic.partitions)
+
+    def _subscribe(self) -> None:
+        self.consumer.subscribe([self.s.tweets_topic, self.s.labels_topic], on_assign=self._on_assign,
+                                on_revoke=self._on_revoke, on_lost=self._on_lost)
+
+    def _new_producer(self) -> Producer:
+        producer_config = {"linger.ms": 5, "message.max.bytes": 16 * 1024 * 1024, "compression.type": "lz4"}
+        if self.exactly_once:
+            producer_config["transactional.id"] = self.instance_id
+            producer_config["transaction.timeout.ms"] = 60000  # outlives a short broker outage
+            # the broker answers "concurrent transactions" while the previous commit completes; librdkafka's
+            # default 100 ms before retrying would cap how often we can checkpoint
+            producer_config["retry.backoff.ms"] = 10
+        else:
+            producer_config["enable.idempotence"] = True
+        return Producer(self.s.client_config(**producer_config))
 
     def stop(self, *_args) -> None:
         self.stopping = True
@@ -130,6 +194,7 @@ class Service:
             self._recover_from_loss()
         self._restore([p.partition for p in partitions if p.topic == self.s.tweets_topic])
         self.aligner.assign((p.topic, p.partition) for p in partitions)
+        self.input_partitions.update(p.partition for p in partitions if p.topic == self.s.tweets_topic)
         self.metrics.ready = True
         self.last_input = time.monotonic()  # idleness counts from when there is something to read
         self.metrics.accounts.set(len(self.detector.accounts))
@@ -141,9 +206,10 @@ class Service:
         for partition, restored in restore_partitions(self.s.client_config(), self.s.state_topic, partitions).items():
             for account_id in restored.accounts:
                 self.partition_of[account_id] = partition
-            for label in restored.pending_labels:
+            for _, label in restored.pending_labels:
                 self.label_partition[id(label)] = partition
-            self.detector.install(restored.accounts, restored.dirty, restored.stream_time, restored.pending_labels)
+            self.detector.install(restored.accounts, restored.dirty, restored.stream_time, restored.pending_labels,
+                                  restored.learned_through)
 
     def _on_revoke(self, consumer, partitions) -> None:
         log.info("revoked %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
@@ -176,6 +242,7 @@ class Service:
         self.training = TrainingLog(self.s.client_config(), self.s.training_topic, self.incarnation)
         self.training.restore(self.detector, self.s.snapshot_dir, self.snapshot_key)
         self.aligner = Aligner()
+        self.waiting = False
         self.partition_of.clear()
         self.label_partition.clear()
         self.uncommitted = False
@@ -214,18 +281,28 @@ class Service:
             self.producer.init_transactions(60)  # also aborts what a crashed predecessor left open
             self.producer.begin_transaction()
             self.in_transaction = True
-        self.consumer.subscribe([s.tweets_topic, s.labels_topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
-                                on_lost=self._on_lost)
+        self.input_partitions = self._read_input_partitions()
+        self._subscribe()
         last_checkpoint = self.last_input = time.monotonic()
         try:
             while not self.stopping:
                 if self.lost:
                     self._recover_from_loss()
-                msgs = self.consumer.consume(s.batch_size, s.poll_timeout)
+                # stopped at the horizon, what we wait for is another instance's clock on the training log
+                msgs = self.consumer.consume(s.batch_size, 0 if self.waiting else s.poll_timeout)
                 m.last_poll.set_to_current_time()
                 started = time.perf_counter()
-                if self._ingest(msgs) or not self.metrics.ready:  # idle only counts once partitions are ours
+                try:
+                    ingested = self._ingest(msgs)
+                except ConsumerFenced as e:
+                    log.error("fatal consumer error (%s): replacing the consumer and rebuilding state from the "
+                              "last checkpoint", e.args[0])
+                    self._replace_consumer()
+                    continue
+                if ingested or not self.metrics.ready:  # idle only counts once partitions are ours
                     self.last_input = time.monotonic()
+                self.training.poll(self.detector, s.poll_timeout if self.waiting else 0)
+                self.detector.horizon = self.training.horizon(self.input_partitions, self._owned())
                 released = self.aligner.release()
                 caught_up = self.aligner.watermark == float("inf") and not any(self.aligner.buffers.values())
                 if released or (caught_up and self.detector.has_open_tick):
@@ -233,7 +310,6 @@ class Service:
                     m.batch_seconds.observe(time.perf_counter() - started)
                     m.batch_size.observe(len(released))
                     self.uncommitted = True
-                self.training.poll(self.detector)
                 self._apply_backpressure()
                 if not msgs and s.exit_when_idle and time.monotonic() - self.last_input > s.exit_when_idle:
                     log.info("no input for %.1fs: exiting", s.exit_when_idle)
@@ -249,6 +325,7 @@ class Service:
             self.consumer.close()
             self.training.close()
             self.producer.flush(10)
+            self.txn_worker.shutdown(wait=not self.abandoned_producers)
         return 0
 
     def _ingest(self, msgs) -> int:
@@ -261,8 +338,8 @@ class Service:
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
                     aligner.end_of_partition((msg.topic(), msg.partition()))
-                elif err.fatal():  # the consumer is unusable (e.g. fenced): exit non-zero to be restarted
-                    raise KafkaException(err)
+                elif err.fatal() or err.code() == KafkaError._FATAL:
+                    raise ConsumerFenced(err)
                 else:
                     log.warning("consume error: %s", err)
                 continue
@@ -279,6 +356,13 @@ class Service:
                 aligner.add(key, msg.offset(), None, (e, msg))
         return n_data
 
+    def _owned(self) -> set[int]:
+        return {p for t, p in self.aligner.buffers if t == self.s.tweets_topic}
+
+    def _clock(self) -> float:
+        """This instance's clock for the partitions it owns: no example, and no scoring, before it."""
+        return min(self.detector.clock, self.aligner.floor)
+
     def _apply_backpressure(self) -> None:
         """Pause partitions that ran far ahead in event time; resume them once drained."""
         limit = 5 * self.s.batch_size
@@ -293,35 +377,61 @@ class Service:
 
     def _process(self, released, caught_up: bool) -> None:
         s, m, detector, partition_of = self.s, self.metrics, self.detector, self.partition_of
-        events, fetched_at = [], {}
-        n_tweet_msgs = n_label_msgs = 0
-        for (topic, partition), _, item in released:
+        events = []
+        for _, _, item in released:
             if isinstance(item, Label):
-                n_label_msgs += 1
-                self.label_partition[id(item)] = partition
                 events.append(item)
-            elif isinstance(item[0], DecodeError):
-                n_tweet_msgs += topic == s.tweets_topic
-                n_label_msgs += topic != s.tweets_topic
-                self._dead_letter(item[1], item[0].reason, str(item[0]))
-            else:
-                n_tweet_msgs += 1
-                decoded, fetched = item
-                for tweet in decoded:
-                    partition_of[tweet.account_id] = partition
-                events.extend(decoded)
-                fetched_at[decoded[-1].account_id] = fetched
-        m.events_consumed.labels(s.tweets_topic).inc(n_tweet_msgs)
-        m.events_consumed.labels(s.labels_topic).inc(n_label_msgs)
-
+            elif not isinstance(item[0], DecodeError):
+                events.extend(item[0])
         result = detector.process(events)
-        if caught_up:  # nothing more to wait for: decide now rather than at the next tick
+        self.waiting = result.processed < len(events)
+        if self.waiting:  # stopped at the horizon: the rest goes back to the aligner
+            released = self._hold_back(released, result.processed)
+        elif caught_up:  # nothing more to wait for: decide now rather than at the next tick
             tail = detector.flush()
             result.flags.extend(tail.flags)
             result.labels_applied.extend(tail.labels_applied)
             result.examples.extend(tail.examples)
             result.drift.extend(tail.drift)
+            result.learned += tail.learned
+            self.waiting = detector.has_open_tick  # the horizon stopped the flush
+
+        fetched_at = {}
+        n_tweet_msgs = n_label_msgs = 0
+        for (topic, partition), _, item in released:
+            if isinstance(item, Label):
+                n_label_msgs += 1
+                self.label_partition[id(item)] = partition
+            elif isinstance(item[0], DecodeError):
+                n_tweet_msgs += topic == s.tweets_topic
+                n_label_msgs += topic != s.tweets_topic
+                self._dead_letter(item[1], item[0].reason, str(item[0]))
+            elif item[0]:
+                n_tweet_msgs += 1
+                decoded, fetched = item
+                for tweet in decoded:
+                    partition_of[tweet.account_id] = partition
+                fetched_at[decoded[-1].account_id] = fetched
+        m.events_consumed.labels(s.tweets_topic).inc(n_tweet_msgs)
+        m.events_consumed.labels(s.labels_topic).inc(n_label_msgs)
         self._emit(result, fetched_at)
+
+    def _hold_back(self, released: list, processed: int) -> list:
+        """Give the aligner back what the detector did not take (its first ``processed`` events were);
+        returns the part of ``released`` that was taken (a message of several tweets may be split)."""
+        seen = 0
+        for n, (key, offset, item) in enumerate(released):
+            size = 1 if isinstance(item, Label) else 0 if isinstance(item[0], DecodeError) else len(item[0])
+            if seen + size > processed:
+                done = processed - seen
+                if not done:
+                    self.aligner.hold_back(n)
+                    return released[:n]
+                tweets, fetched = item  # committable again from this message: its taken tweets are duplicates then
+                self.aligner.hold_back(n, first=(tweets[done:], fetched))
+                return released[:n] + [(key, offset, (tweets[:done], fetched))]
+            seen += size
+        return released
 
     def _emit(self, result, fetched_at: dict) -> None:
         s, m, produce = self.s, self.metrics, self.producer.produce
@@ -363,7 +473,7 @@ class Service:
         for label in result.labels_applied:
             m.labels.labels("bot" if label.is_bot else "human").inc()
         m.accounts.set(len(d.accounts))
-        if result.labels_applied:
+        if result.learned:
             q = d.quality
             m.model_examples.labels("bot").set(d.model.examples_by_class[True])
             m.model_examples.labels("human").set(d.model.examples_by_class[False])
@@ -402,17 +512,20 @@ class Service:
             produce(s.state_topic, value, account_id.encode(), partition=partition)
             if state is None:
                 del self.partition_of[account_id]
-        pending_by_partition: dict[int, list[Label]] = {}
-        for label in d.pending_labels():
-            pending_by_partition.setdefault(self.label_partition.get(id(label), -1), []).append(label)
-        live = {id(label) for labels in pending_by_partition.values() for label in labels}
+        pending_by_partition: dict[int, list[tuple[float, Label]]] = {}
+        for at, label in d.pending_labels():
+            pending_by_partition.setdefault(self.label_partition.get(id(label), -1), []).append((at, label))
+        live = {id(label) for labels in pending_by_partition.values() for _, label in labels}
         self.label_partition = {k: v for k, v in self.label_partition.items() if k in live}
-        clock = encode_clock(d.stream_time)
-        for topic, partition in self.aligner.buffers:
-            if topic == s.tweets_topic:
-                produce(s.state_topic, clock, CLOCK_KEY, partition=partition)
-                produce(s.state_topic, encode_labels(pending_by_partition.get(partition, [])), LABELS_KEY,
-                        partition=partition)
+        clock = encode_clock(d.stream_time, d.learned_through)
+        owned = sorted(self._owned())
+        for partition in owned:
+            produce(s.state_topic, clock, CLOCK_KEY, partition=partition)
+            produce(s.state_topic, encode_labels(pending_by_partition.get(partition, [])), LABELS_KEY,
+                    partition=partition)
+        if owned:  # how far the other instances may go (see TrainingLog.horizon)
+            produce(s.training_topic, encode_clock_record(owned, self._clock()), CLOCK_RECORD_KEY,
+                    headers=[(INCARNATION_HEADER, self.incarnation.encode())])
 
     def _checkpoint(self) -> None:
         """Commit changelog, flags, dead letters, training examples and offsets together (see the module doc)."""
@@ -421,8 +534,15 @@ class Service:
         if self.exactly_once:
             try:
                 if offsets:
-                    self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 60)
-                self._retrying(lambda: self.producer.commit_transaction(60), "commit the transaction")
+                    group = self.consumer.consumer_group_metadata()
+                    self._transactional(lambda: self.producer.send_offsets_to_transaction(offsets, group, TXN_TIMEOUT))
+                self._retrying(lambda: self._transactional(lambda: self.producer.commit_transaction(TXN_TIMEOUT)),
+                               "commit the transaction")
+            except ProducerStuck as e:
+                log.error("%s: replacing the producer and rebuilding state from the last checkpoint", e)
+                self._replace_producer()
+                self._recover()
+                return
             except KafkaException as e:
                 if not e.args[0].txn_requires_abort():
                     raise
@@ -439,13 +559,45 @@ class Service:
         self.uncommitted = False
         self._snapshot()
 
+    def _transactional(self, call) -> None:
+        """Run a transactional producer call with a deadline librdkafka is not trusted to keep."""
+        call_with_deadline(self.txn_worker, call, TXN_TIMEOUT + 5.0)
+
+    def _replace_consumer(self) -> None:
+        """A new consumer under the same static identity; what the old one fetched and did not commit is
+        redone from the last checkpoint once the new one is assigned (as after a lost session)."""
+        self.in_transaction = False  # the old consumer's close() revokes: nothing may be committed for it
+        try:
+            self.consumer.close()
+        except KafkaException as e:
+            log.warning("closing the fenced consumer: %s", e.args[0])
+        self.in_transaction = self.exactly_once
+        self.consumer = self._new_consumer()
+        self.paused.clear()
+        self.metrics.ready = False
+        self.lost = True  # the loop rebuilds from the last checkpoint before anything else
+        self._subscribe()
+
+    def _replace_producer(self) -> None:
+        """A new producer with the same transactional id; its init_transactions fences the stuck one and aborts
+        the transaction it had open. The stuck producer and its worker thread are left behind: a thread blocked
+        inside librdkafka cannot be interrupted, and destroying its producer under it would crash."""
+        self.abandoned_producers.append(self.producer)
+        self.txn_worker.shutdown(wait=False)
+        self.txn_worker = ThreadPoolExecutor(1, thread_name_prefix="txn")
+        self.producer = self._new_producer()
+        self._retrying(lambda: self.producer.init_transactions(60), "initialise the new producer's transactions")
+        self.producer.begin_transaction()
+
     def _recover(self) -> None:
         """Abort the open transaction and resume from the last committed checkpoint, as a restart would."""
         assignment = self.consumer.assignment()
         self._abort_and_rebuild()
         self._restore([p.partition for p in assignment if p.topic == self.s.tweets_topic])
         self.aligner.assign((p.topic, p.partition) for p in assignment)
-        for tp in self.consumer.committed(assignment, timeout=60):
+        committed: list[TopicPartition] = []
+        self._retrying(lambda: committed.extend(self.consumer.committed(assignment, timeout=60)), "read committed offsets")
+        for tp in committed:
             tp.offset = tp.offset if tp.offset >= 0 else -2  # nothing committed yet: from the beginning
             self.consumer.seek(tp)
         self.producer.begin_transaction()
@@ -459,7 +611,7 @@ class Service:
                 return
             except KafkaException as e:
                 err = e.args[0]
-                if not err.retriable():
+                if not is_transient(err):
                     raise
                 log.warning("could not %s (%s); retrying in %.1fs", what, err, delay)
                 time.sleep(delay)  # backoff while the broker is away, not synchronisation
@@ -495,6 +647,9 @@ def run(settings) -> int:
     except SnapshotError as e:
         log.error("refusing to start: %s", e)
         return 3
+    except MissingTopic as e:
+        log.error("refusing to start: %s", e)
+        return 2
     except KafkaException as e:
         log.error("fatal Kafka error: %s", e)
         return 2

@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 FORMAT = "botwatch-model-snapshot"
-VERSION = 1
+VERSION = 2  # 2: the payload is the detector's model state and the instances' clocks
 
 
 class SnapshotError(Exception):

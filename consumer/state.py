@@ -52,20 +52,25 @@ def decode_account(value: bytes) -> tuple[array, bool]:
     return state, value[-1:] == b"\x01"
 
 
-def encode_clock(stream_time: float) -> bytes:
-    return struct.pack("<d", stream_time)
+def encode_clock(stream_time: float, learned_through: float) -> bytes:
+    """The partition owner's stream time and how far in event time its model had learned."""
+    return struct.pack("<dd", stream_time, learned_through)
 
 
-def decode_clock(value: bytes) -> float:
-    return struct.unpack("<d", value)[0]
+def decode_clock(value: bytes) -> tuple[float, float]:
+    if len(value) == 8:  # written before the model's learning time was recorded
+        return struct.unpack("<d", value)[0], float("-inf")
+    return struct.unpack("<dd", value)
 
 
-def encode_labels(labels: list[Label]) -> bytes:
-    return orjson.dumps([[lb.account_id, lb.is_bot, lb.ts, lb.source] for lb in labels])
+def encode_labels(labels: list[tuple[float, Label]]) -> bytes:
+    """Pending labels, each with the event time it applies at (a label waiting for its account's first
+    tweet applies then, not at its own time)."""
+    return orjson.dumps([[lb.account_id, lb.is_bot, lb.ts, lb.source, at] for at, lb in labels])
 
 
-def decode_labels(value: bytes) -> list[Label]:
-    return [Label(account_id, is_bot, ts, source) for account_id, is_bot, ts, source in orjson.loads(value)]
+def decode_labels(value: bytes) -> list[tuple[float, Label]]:
+    return [(entry[4] if len(entry) > 4 else entry[2], Label(*entry[:4])) for entry in orjson.loads(value)]
 
 
 @dataclass
@@ -75,13 +80,14 @@ class PartitionState:
     accounts: dict[str, array] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
     stream_time: float = float("-inf")
-    pending_labels: list[Label] = field(default_factory=list)
+    learned_through: float = float("-inf")  # of the owner's model, when it last checkpointed
+    pending_labels: list[tuple[float, Label]] = field(default_factory=list)  # (applies at, label)
     foreign_layout: int = 0  # account records of another state layout, skipped (the account starts afresh)
 
     def apply(self, key: bytes, value: bytes | None) -> None:
         """Fold one changelog record in (later records win, as compaction would have it)."""
         if key == CLOCK_KEY:
-            self.stream_time = decode_clock(value) if value else float("-inf")
+            self.stream_time, self.learned_through = decode_clock(value) if value else (float("-inf"), float("-inf"))
         elif key == LABELS_KEY:
             self.pending_labels = decode_labels(value) if value else []
         else:

@@ -18,11 +18,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import orjson
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from kafka_io import produce_all, read_topic
 from support import REPO, botwatch, botwatch_env, wait_for
 from consumer.kafka.broker import free_port
+from consumer.kafka.errors import is_transient
 
 KINDS = ("tweets", "labels", "flags", "dlq", "state", "training", "group")
 
@@ -115,6 +116,27 @@ def run_to_completion(env: dict, log: Path, *args: str, timeout: float = 600) ->
         consumer.kill()
         raise AssertionError(f"the consumer did not finish within {timeout}s\n{consumer.tail()}")
     assert code == 0, f"the consumer exited {code}\n{consumer.tail()}"
+
+
+def group_progress(bootstrap: str, topics: dict) -> dict[tuple[str, int], tuple[int, int]] | None:
+    """(topic, partition) -> (offset the group committed, end of the partition) for the input topics;
+    None while the broker cannot tell (just restarted, its group coordinator not loaded yet)."""
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": topics["group"],  # committed() only: never joins
+                       "enable.auto.commit": False})
+    try:
+        tps = [TopicPartition(topics[kind], p) for kind in ("tweets", "labels")
+               for p in reader.list_topics(topics[kind], timeout=10).topics[topics[kind]].partitions]
+        progress = {}
+        for tp in reader.committed(tps, timeout=10):
+            _, high = reader.get_watermark_offsets(tp, timeout=10, cached=False)
+            progress[(tp.topic, tp.partition)] = (max(tp.offset, 0), high)
+        return progress
+    except KafkaException as e:
+        if is_transient(e.args[0]):
+            return None
+        raise
+    finally:
+        reader.close()
 
 
 def open_transactions(bootstrap: str, topic: str) -> list[int]:

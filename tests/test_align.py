@@ -53,3 +53,34 @@ def test_revoke_returns_what_was_not_released():
     a.add("p", 0, 10.0, "x")
     assert a.revoke(["p"]) == [("p", 0, "x")]
     assert "p" not in a.committable and a.buffered("p") == 0
+
+
+def test_held_back_items_come_out_again_in_order_and_are_not_committable_until_then():
+    a = Aligner()
+    a.assign(["p", "q"])
+    for i, ts in enumerate([1.0, 3.0, 5.0]):
+        a.add("p", i, ts, f"p{i}")
+    for i, ts in enumerate([2.0, 4.0]):
+        a.add("q", i, ts, f"q{i}")
+    a.end_of_partition("p")
+    a.end_of_partition("q")
+    first = a.release()
+    assert [item for _, _, item in first] == ["p0", "q0", "p1", "q1", "p2"]
+    a.hold_back(2, first="p1-rest")  # the consumer took p0 and q0, and only part of p1
+    assert a.committable == {"p": 1, "q": 1}
+    assert a.floor == 3.0
+    assert [item for _, _, item in a.release()] == ["p1-rest", "q1", "p2"]
+    assert a.committable == {"p": 3, "q": 2}
+    assert a.floor == float("inf")
+
+
+def test_floor_is_the_earliest_time_still_to_come():
+    a = Aligner()
+    a.assign(["p", "q"])
+    assert a.floor == float("-inf")  # nothing read from either yet
+    a.add("p", 0, 10.0, "x")
+    a.add("q", 0, 20.0, "y")
+    a.release()
+    assert a.floor == 10.0  # p may still give anything from 10 on; q's 20 is buffered
+    a.end_of_partition("p")
+    assert a.floor == 20.0
