@@ -799,7 +799,7 @@ def measure_all(ctx: Context, stream: Stream, broker_note: str) -> dict:
     bytes_per_account, mem_accounts, states = measure_memory(ctx, topics_for(ctx.prefix, TAGS["exactly-once"]).state)
     from consumer.state import encode_account
 
-    templates = [encode_account(state, False) for state in states]
+    templates = [encode_account(state, None) for state in states]
     del states
     restore = measure_restore(ctx, templates, getattr(settings, "restore_accounts", RESTORE_ACCOUNTS))
     return report(ctx, stream, runs, baseline, latency, bytes_per_account, mem_accounts, restore, broker_note)

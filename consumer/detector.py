@@ -121,7 +121,7 @@ class Detector:
         self.late_examples = 0  # examples that arrived after the model had passed their time (see add_example)
         self.rescans: list[float] = []  # tick ends at which every account was scored again (see _learn_before)
         self.horizon = float("inf")  # tick ends after this wait: another instance may still make examples before them
-        self._dirty: dict[str, array] = {}  # accounts touched in an open tick
+        self._dirty: dict[str, float] = {}  # accounts waiting to be scored -> the end of their tick
         # the open ticks by their end: the accounts whose last change fell in [end - tick, end). A tick is
         # closed (its accounts scored) when an event at or after its end arrives. Each account keeps the tick
         # of its own change because an instance's events can run behind its clock: a partition taken over
@@ -245,24 +245,46 @@ class Detector:
         examples reach a power of two, every account is scored again at ``end``: accounts that went quiet were
         last scored by a weaker model (or none). O(accounts) a handful of times in a model's life, and derived
         from the examples alone, so every instance and every restart rescans at the same tick."""
+        if self._learn_examples_before(end, result):
+            self.rescans.append(end)
+            at = math.nextafter(end, -math.inf)
+            for aid, st in self.accounts.items():
+                if aid not in self._dirty:
+                    self._mark_dirty(aid, st, at)
+
+    def catch_up(self, until: float) -> None:
+        """Learn the examples before ``until`` without scoring anyone: after a restore, the model relearns what
+        it had learned when the restored state was checkpointed, whose flags and rescans that state holds."""
+        if until <= self.learned_through:
+            return
+        unlearned = self._unlearned
+        while unlearned and unlearned[0][0] < until:
+            end = self._end_of_tick(unlearned[0][0])
+            if self._learn_examples_before(min(end, until), None):
+                self.rescans.append(end)
+        self.learned_through = until
+        self._open_until = self._next_tick_end()
+
+    def examples_known_before(self, until: float) -> int:
+        """How many examples before ``until`` this detector has, learned or not (given it learned none past it)."""
+        return self.model.examples + sum(1 for entry in self._unlearned if entry[0] < until)
+
+    def _learn_examples_before(self, end: float, result: BatchResult | None) -> bool:
+        """Learn the examples before ``end``; True if the model became ready or its examples reached a power of two."""
         unlearned = self._unlearned
         rescan = False
         while unlearned and unlearned[0][0] < end:
             ts, _, is_bot, _, x = heapq.heappop(unlearned)
             was_ready = self.model_ready
             score = self.learn_example(x, is_bot)
-            result.drift.extend(self.drift.observe_error(score, is_bot, at=ts))
-            result.learned += 1
+            if result is not None:
+                result.drift.extend(self.drift.observe_error(score, is_bot, at=ts))
+                result.learned += 1
             examples = self.model.examples
             rescan |= self.model_ready and (not was_ready or examples & (examples - 1) == 0)
         if end > self.learned_through:
             self.learned_through = end
-        if rescan:
-            self.rescans.append(end)
-            at = math.nextafter(end, -math.inf)
-            for aid, st in self.accounts.items():
-                if aid not in self._dirty:
-                    self._mark_dirty(aid, st, at)
+        return rescan
 
     def learn_example(self, x: dict[str, float], is_bot: bool) -> float:
         """One training example, prequentially: score first, then learn. Returns the score."""
@@ -288,8 +310,10 @@ class Detector:
 
     def _mark_dirty(self, account_id: str, state, ts: float) -> None:
         """``account_id`` changed at event time ``ts``: score it once the stream passes the end of that tick."""
-        end = (ts // self.tick + 1.0) * self.tick
-        self._dirty[account_id] = state
+        self._wait_for(account_id, state, (ts // self.tick + 1.0) * self.tick)
+
+    def _wait_for(self, account_id: str, state, end: float) -> None:
+        self._dirty[account_id] = end
         self._ticks.setdefault(end, {})[account_id] = state
         if end < self._open_until:
             self._open_until = end
@@ -300,13 +324,16 @@ class Detector:
             accounts = self._ticks.pop(tick_end)
             for aid in accounts:
                 del self._dirty[aid]
+            self.changed.update(accounts)  # no longer waiting: a restored copy must not be scored again
             result.flags.extend(self._score(accounts, result))
 
     def _forget_dirty(self, account_id: str) -> None:
-        if self._dirty.pop(account_id, None) is not None:
-            for end in [e for e, accounts in self._ticks.items() if accounts.pop(account_id, None) is not None]:
-                if not self._ticks[end]:
-                    del self._ticks[end]
+        end = self._dirty.pop(account_id, None)
+        if end is not None:
+            accounts = self._ticks[end]
+            del accounts[account_id]
+            if not accounts:
+                del self._ticks[end]
             self._open_until = self._next_tick_end()
 
     def _score(self, dirty: dict[str, array], result: BatchResult) -> list[dict]:
@@ -369,24 +396,24 @@ class Detector:
         changed, self.changed = self.changed, set()
         return changed
 
-    def is_dirty(self, account_id: str) -> bool:
-        return account_id in self._dirty
+    def waits_until(self, account_id: str) -> float | None:
+        """The tick end at which ``account_id`` waits to be scored, or None."""
+        return self._dirty.get(account_id)
 
     def pending_labels(self) -> list[tuple[float, Label]]:
         """Labels read but not applied yet, each with the event time it applies at: waiting for the stream,
         or for their account to appear (applied at its first tweet)."""
         return [(at, label) for at, _, label in self._pending] + [(lb.ts, lb) for lb in self.unseen_labels.values()]
 
-    def install(self, accounts: dict[str, array], dirty: set[str], stream_time: float,
+    def install(self, accounts: dict[str, array], waiting: dict[str, float], stream_time: float,
                 labels: list[tuple[float, Label]], learned_through: float = INF) -> None:
-        """Take over restored state (a partition assigned to this instance); ``learned_through`` is how far
-        its previous owner's model had learned when it checkpointed."""
+        """Take over restored state (a partition assigned to this instance): its accounts, those waiting to
+        be scored with the tick end they wait for (where their previous owner would have scored them), its
+        pending labels; ``learned_through`` is how far the previous owner's model had learned."""
         self.accounts.update(accounts)
-        for account_id in dirty:
+        for account_id, end in waiting.items():
             if account_id in accounts and account_id not in self._dirty:
-                # scored at the end of the tick its partition's clock was in (where its previous owner would
-                # have scored it), whether this instance's own stream is behind that or ahead of it
-                self._mark_dirty(account_id, accounts[account_id], stream_time)
+                self._wait_for(account_id, accounts[account_id], end)
         # a rescan this model made and the previous owner's had not: these accounts missed it. (This
         # instance cannot have passed the partition's clock, so that rescan is at most the tick it is at.)
         missed = [at for at in self.rescans if learned_through < at <= self.learned_through]
@@ -412,12 +439,13 @@ class Detector:
 
     @property
     def clock(self) -> float:
-        """How far this detector is, from what it was given: it will make no example, and score no account,
-        before this event time. Its earliest label not applied yet and its earliest open tick end: labels it
-        has not been given make examples no earlier than themselves, and a label waiting for its account
-        applies at the account's first tweet. An instance publishes min(this, its next input's event time)
-        as its clock: other instances may pass tick ends up to it (:attr:`horizon`)."""
-        return min(self._pending[0][0] if self._pending else INF, min(self._ticks, default=INF))
+        """How far this detector is, from what it was given: it will make no example, learn none, and score
+        no account before this event time. Its earliest label not applied yet and its next tick end with
+        anything to do (labels it has not been given make examples no earlier than themselves, and a label
+        waiting for its account applies at the account's first tweet). An instance publishes min(this, its
+        next input's event time) as its clock: other instances may pass tick ends up to it (:attr:`horizon`),
+        so a partition it hands over is never behind the model of the instance that takes it."""
+        return min(self._pending[0][0] if self._pending else INF, self._open_until)
 
     def model_state(self) -> dict:
         """What a model snapshot holds: the model, its quality window, how far in event time it has learned,

@@ -31,6 +31,7 @@ the flags since the last commit again.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import socket
 import sys
@@ -126,6 +127,8 @@ class Service:
         self.paused: set[tuple[str, int]] = set()
         self.input_partitions: set[int] = set()  # every partition of the tweets topic, owned here or not
         self.waiting = False  # the detector stopped at its horizon: another instance's clock must move first
+        # (event time, examples) the model must have learned before it may go on: see _restore
+        self.catch_up_to: tuple[float, int] | None = None
         self.partition_of: dict[str, int] = {}  # account id -> input partition: changelog partition, revocation
         self.label_partition: dict[int, int] = {}  # id(label) -> input partition, for labels not applied yet
         self.examples_since_snapshot = 0
@@ -203,7 +206,13 @@ class Service:
         """Restore the given input partitions' state before any of their events is processed."""
         if not partitions:
             return
-        for partition, restored in restore_partitions(self.s.client_config(), self.s.state_topic, partitions).items():
+        states = restore_partitions(self.s.client_config(), self.s.state_topic, partitions)
+        # a rebuilt model must relearn, without scoring anyone, what the restored checkpoint's model had learned
+        # (never more than any restored partition's owner had: none of them is scored by a newer model)
+        checkpoints = [(r.learned_through, r.examples_learned) for r in states.values() if r.learned_through > -math.inf]
+        if checkpoints and min(checkpoints)[0] > self.detector.learned_through:
+            self.catch_up_to = min(checkpoints + ([self.catch_up_to] if self.catch_up_to else []))
+        for partition, restored in states.items():
             for account_id in restored.accounts:
                 self.partition_of[account_id] = partition
             for _, label in restored.pending_labels:
@@ -243,6 +252,7 @@ class Service:
         self.training.restore(self.detector, self.s.snapshot_dir, self.snapshot_key)
         self.aligner = Aligner()
         self.waiting = False
+        self.catch_up_to = None
         self.partition_of.clear()
         self.label_partition.clear()
         self.uncommitted = False
@@ -302,7 +312,7 @@ class Service:
                 if ingested or not self.metrics.ready:  # idle only counts once partitions are ours
                     self.last_input = time.monotonic()
                 self.training.poll(self.detector, s.poll_timeout if self.waiting else 0)
-                self.detector.horizon = self.training.horizon(self.input_partitions, self._owned())
+                self.detector.horizon = self._horizon()
                 released = self.aligner.release()
                 caught_up = self.aligner.watermark == float("inf") and not any(self.aligner.buffers.values())
                 if released or (caught_up and self.detector.has_open_tick):
@@ -311,7 +321,8 @@ class Service:
                     m.batch_size.observe(len(released))
                     self.uncommitted = True
                 self._apply_backpressure()
-                if not msgs and s.exit_when_idle and time.monotonic() - self.last_input > s.exit_when_idle:
+                if (not msgs and not self.waiting and s.exit_when_idle
+                        and time.monotonic() - self.last_input > s.exit_when_idle):
                     log.info("no input for %.1fs: exiting", s.exit_when_idle)
                     break
                 if self.uncommitted and not self.lost and time.monotonic() - last_checkpoint >= s.checkpoint_interval:
@@ -355,6 +366,16 @@ class Service:
             except DecodeError as e:
                 aligner.add(key, msg.offset(), None, (e, msg))
         return n_data
+
+    def _horizon(self) -> float:
+        """How far the detector may go: to the other instances' clocks, once it has caught up."""
+        if self.catch_up_to is not None:
+            until, examples = self.catch_up_to
+            if self.detector.examples_known_before(until) < examples:
+                return -math.inf  # the restored checkpoint's model learned examples not read yet: wait for them
+            self.detector.catch_up(until)
+            self.catch_up_to = None
+        return self.training.horizon(self.input_partitions, self._owned())
 
     def _owned(self) -> set[int]:
         return {p for t, p in self.aligner.buffers if t == self.s.tweets_topic}
@@ -508,7 +529,7 @@ class Service:
             if partition is None:
                 continue
             state = d.accounts.get(account_id)
-            value = None if state is None else encode_account(state, d.is_dirty(account_id))
+            value = None if state is None else encode_account(state, d.waits_until(account_id))
             produce(s.state_topic, value, account_id.encode(), partition=partition)
             if state is None:
                 del self.partition_of[account_id]
@@ -517,7 +538,7 @@ class Service:
             pending_by_partition.setdefault(self.label_partition.get(id(label), -1), []).append((at, label))
         live = {id(label) for labels in pending_by_partition.values() for _, label in labels}
         self.label_partition = {k: v for k, v in self.label_partition.items() if k in live}
-        clock = encode_clock(d.stream_time, d.learned_through)
+        clock = encode_clock(d.stream_time, d.learned_through, d.model.examples)
         owned = sorted(self._owned())
         for partition in owned:
             produce(s.state_topic, clock, CLOCK_KEY, partition=partition)

@@ -4,11 +4,12 @@ The changelog is compacted and partitioned like the tweets topic: partition
 *p* holds what is needed to resume partition *p* of the input exactly where
 the last checkpoint left it. Three kinds of record share it, told apart by key:
 
-* ``<account id>`` — the account's state array as raw float64 bytes, plus one
-  trailing byte: 1 if the account changed in the open tick and still waits to
-  be scored, else 0. A tombstone (no value) deletes an expired account.
-* ``\\x00clock`` — the stream time reached (8 bytes, float64), so a restored
-  detector closes its open tick where the uninterrupted run would have.
+* ``<account id>`` — the account's state array as raw float64 bytes, plus the
+  end of the tick at which it waits to be scored (float64; NaN if it does not
+  wait), so a restored detector scores it where the uninterrupted run would
+  have. A tombstone (no value) deletes an expired account.
+* ``\\x00clock`` — the owner's stream time, how far in event time its model
+  had learned and how many examples that was (2 × float64, int64).
 * ``\\x00labels`` — the labels of this partition read but not yet applied
   (JSON), so a label is neither lost nor applied twice across a restart.
 
@@ -16,13 +17,14 @@ Example
 -------
 >>> from array import array
 >>> from consumer.features import new_state
->>> state, dirty = decode_account(encode_account(new_state(), True))
->>> state.tobytes() == new_state().tobytes(), dirty
-(True, True)
+>>> state, tick_end = decode_account(encode_account(new_state(), 600.0))
+>>> state.tobytes() == new_state().tobytes(), tick_end, decode_account(encode_account(new_state(), None))[1]
+(True, 600.0, None)
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from array import array
 from dataclasses import dataclass, field
@@ -36,31 +38,34 @@ CLOCK_KEY = b"\x00clock"
 LABELS_KEY = b"\x00labels"
 
 
-def encode_account(state: array, dirty: bool) -> bytes:
-    return state.tobytes() + (b"\x01" if dirty else b"\x00")
+def encode_account(state: array, tick_end: float | None) -> bytes:
+    return state.tobytes() + struct.pack("<d", math.nan if tick_end is None else tick_end)
 
 
 class LayoutError(ValueError):
     """A changelog record written with another state layout than this botwatch's."""
 
 
-def decode_account(value: bytes) -> tuple[array, bool]:
-    if len(value) != 8 * SLOTS + 1:
-        raise LayoutError(f"account record of {len(value)} bytes; this botwatch's state is {8 * SLOTS + 1}")
+def decode_account(value: bytes) -> tuple[array, float | None]:
+    """The account's state and the tick end at which it waits to be scored (None: it does not wait)."""
+    if len(value) != 8 * SLOTS + 8:
+        raise LayoutError(f"account record of {len(value)} bytes; this botwatch's state is {8 * SLOTS + 8}")
     state = array("d")
-    state.frombytes(value[:-1])
-    return state, value[-1:] == b"\x01"
+    state.frombytes(value[:-8])
+    (tick_end,) = struct.unpack("<d", value[-8:])
+    return state, None if math.isnan(tick_end) else tick_end
 
 
-def encode_clock(stream_time: float, learned_through: float) -> bytes:
-    """The partition owner's stream time and how far in event time its model had learned."""
-    return struct.pack("<dd", stream_time, learned_through)
+def encode_clock(stream_time: float, learned_through: float, examples: int) -> bytes:
+    """The partition owner's stream time, how far in event time its model had learned, and how many examples
+    that was."""
+    return struct.pack("<ddq", stream_time, learned_through, examples)
 
 
-def decode_clock(value: bytes) -> tuple[float, float]:
-    if len(value) == 8:  # written before the model's learning time was recorded
-        return struct.unpack("<d", value)[0], float("-inf")
-    return struct.unpack("<dd", value)
+def decode_clock(value: bytes) -> tuple[float, float, int]:
+    if len(value) == 8:  # written before the model's learning was recorded
+        return struct.unpack("<d", value)[0], float("-inf"), 0
+    return struct.unpack("<ddq", value)
 
 
 def encode_labels(labels: list[tuple[float, Label]]) -> bytes:
@@ -78,30 +83,32 @@ class PartitionState:
     """Everything one changelog partition restores."""
 
     accounts: dict[str, array] = field(default_factory=dict)
-    dirty: set[str] = field(default_factory=set)
+    dirty: dict[str, float] = field(default_factory=dict)  # account -> the tick end at which it waits to be scored
     stream_time: float = float("-inf")
     learned_through: float = float("-inf")  # of the owner's model, when it last checkpointed
+    examples_learned: int = 0  # by that model
     pending_labels: list[tuple[float, Label]] = field(default_factory=list)  # (applies at, label)
     foreign_layout: int = 0  # account records of another state layout, skipped (the account starts afresh)
 
     def apply(self, key: bytes, value: bytes | None) -> None:
         """Fold one changelog record in (later records win, as compaction would have it)."""
         if key == CLOCK_KEY:
-            self.stream_time, self.learned_through = decode_clock(value) if value else (float("-inf"), float("-inf"))
+            self.stream_time, self.learned_through, self.examples_learned = (
+                decode_clock(value) if value else (float("-inf"), float("-inf"), 0))
         elif key == LABELS_KEY:
             self.pending_labels = decode_labels(value) if value else []
         else:
             account_id = key.decode()
             if value is None:
                 self.accounts.pop(account_id, None)
-                self.dirty.discard(account_id)
+                self.dirty.pop(account_id, None)
             else:
                 try:
-                    self.accounts[account_id], dirty = decode_account(value)
+                    self.accounts[account_id], tick_end = decode_account(value)
                 except LayoutError:
                     self.foreign_layout += 1
                     return
-                if dirty:
-                    self.dirty.add(account_id)
+                if tick_end is None:
+                    self.dirty.pop(account_id, None)
                 else:
-                    self.dirty.discard(account_id)
+                    self.dirty[account_id] = tick_end

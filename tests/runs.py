@@ -139,6 +139,11 @@ def group_progress(bootstrap: str, topics: dict) -> dict[tuple[str, int], tuple[
         reader.close()
 
 
+def settled_group_progress(bootstrap: str, topics: dict, timeout: float = 60) -> dict[tuple[str, int], tuple[int, int]]:
+    """:func:`group_progress`, waiting while the broker cannot tell."""
+    return wait_for(lambda: group_progress(bootstrap, topics), timeout, "the group coordinator to answer")
+
+
 def open_transactions(bootstrap: str, topic: str) -> list[int]:
     """Partitions of ``topic`` whose last stable offset is behind the high watermark (a transaction is open)."""
     committed = Consumer({"bootstrap.servers": bootstrap, "group.id": f"lso-{uuid.uuid4().hex[:8]}",

@@ -92,7 +92,7 @@ class Instance:
         for p in self.partitions:  # the checkpoint on revocation
             clocks[p] = self.clock()
         accounts = {a: s for a, s in d.accounts.items() if partition_of(a) == partition}
-        moved = {"accounts": accounts, "dirty": {a for a in accounts if d.is_dirty(a)},
+        moved = {"accounts": accounts, "waiting": {a: d.waits_until(a) for a in accounts if d.waits_until(a) is not None},
                  "stream_time": d.stream_time, "learned_through": d.learned_through,
                  "labels": [(at, lb) for at, lb in d.pending_labels() if partition_of(lb.account_id) == partition],
                  "input": [e for e in self.input if partition_of(e.account_id) == partition]}
@@ -103,7 +103,7 @@ class Instance:
 
     def assign(self, partition: int, moved: dict) -> None:
         """Take ``partition`` over from what its previous owner committed."""
-        self.detector.install(moved["accounts"], moved["dirty"], moved["stream_time"], moved["labels"],
+        self.detector.install(moved["accounts"], moved["waiting"], moved["stream_time"], moved["labels"],
                               moved["learned_through"])
         self.input = sorted(self.input + moved["input"], key=lambda e: e.ts)
         self.partitions.add(partition)

@@ -19,8 +19,8 @@ import time
 import pytest
 
 from producers.generate import Generator
-from runs import (ConsumerProcess, action_sequences, describe_differences, elapsed, group_progress, preload,
-                  run_to_completion, topic_set)
+from runs import (ConsumerProcess, action_sequences, describe_differences, elapsed, preload, run_to_completion,
+                  settled_group_progress, topic_set)
 from support import botwatch_env, wait_for
 
 pytestmark = pytest.mark.broker
@@ -83,7 +83,7 @@ def scale_out_run(bootstrap: str, topics: dict, tmp_path) -> list[ConsumerProces
         # one of the first two dies while its partitions still have input to give
         victims_partitions = last_assignment(a, tweets)
         a.kill()
-        progress = group_progress(bootstrap, topics)
+        progress = settled_group_progress(bootstrap, topics)
         left = {p: progress[(tweets, p)] for p in victims_partitions}
         print(f"killed a after {elapsed(started)} with partitions {sorted(victims_partitions)} at "
               f"(committed, end) {left}; b has {sorted(last_assignment(b, tweets))}, "
@@ -100,7 +100,7 @@ def scale_out_run(bootstrap: str, topics: dict, tmp_path) -> list[ConsumerProces
         for x in consumers:
             x.kill()
 
-    unfinished = {tp: pe for tp, pe in group_progress(bootstrap, topics).items() if pe[0] < pe[1]}
+    unfinished = {tp: pe for tp, pe in settled_group_progress(bootstrap, topics).items() if pe[0] < pe[1]}
     assert not unfinished, f"input left unprocessed (committed, end): {unfinished}\n{logs()}"
     taken_over = [x.name for x in (b, c) if victims_partitions & last_assignment(x, tweets)]
     assert taken_over, f"no survivor was assigned the killed consumer's partitions\n{logs()}"
