@@ -115,7 +115,7 @@ _names = (
     "ID_HORIZON ID_RING _ _ _ _ _ _ _ ID_TS _ _ _ _ _ _ _ "
     "P_TS P_STATUSES P_FOLLOWERS P_FRIENDS P_FAVOURITES P_LISTED P_DEFAULT P_BACKGROUND P_VERIFIED P_CREATED "
     "P_SN_LEN P_SN_DIGITS P_NAME_LEN P_NAME_DIGITS P_DESC_LEN P_SN_LIKELIHOOD "
-    "ACTION HOURS"
+    "ACTION SCORE SCORE_N HOURS"
 ).split()
 (N, FIRST_TS, LAST_TS, N_DT, DT_MEAN, DT_M2, N_TEXT, LEN_MEAN, LEN_M2,
  N_URL, N_MENTION, N_HASHTAG, N_RETWEET, N_REPLY, N_QUOTE, N_DUP, N_NEAR_DUP, DOMAIN_BITS, SOURCE_BITS,
@@ -123,8 +123,11 @@ _names = (
  ID_HORIZON, ID_RING, _, _, _, _, _, _, _, ID_TS, _, _, _, _, _, _, _,
  P_TS, P_STATUSES, P_FOLLOWERS, P_FRIENDS, P_FAVOURITES, P_LISTED, P_DEFAULT, P_BACKGROUND, P_VERIFIED, P_CREATED,
  P_SN_LEN, P_SN_DIGITS, P_NAME_LEN, P_NAME_DIGITS, P_DESC_LEN, P_SN_LIKELIHOOD,
- ACTION, HOURS) = range(len(_names))
+ ACTION, SCORE, SCORE_N, HOURS) = range(len(_names))
 assert ID_TS - ID_RING == ID_RING_SIZE and NEAR_RING - TEXT_RING == TEXT_RING_SIZE
+# ACTION, SCORE and SCORE_N belong to the detector, not to the features: the policy's action for the account,
+# and its score at its last scoring (NaN before the first) with the tweets it had then, since a block needs
+# two successive scores that reach the threshold, the later one after new tweets.
 # The 24 hour-of-day counters, two per slot: 26 bits each stays exact in a double's 53.
 _HOUR_SHIFT = float(1 << 26)
 _HOUR_ADD = (1.0, _HOUR_SHIFT)
@@ -135,7 +138,7 @@ NAN = float("nan")
 INF = float("inf")
 _TEMPLATE = array("d", [0.0] * SLOTS)
 for _slot in (FIRST_TS, LAST_TS, *range(TEXT_RING, TEXT_RING + 2 * TEXT_RING_SIZE),
-              *range(ID_RING, ID_RING + ID_RING_SIZE), *range(P_TS, P_SN_LIKELIHOOD + 1)):
+              *range(ID_RING, ID_RING + ID_RING_SIZE), *range(P_TS, P_SN_LIKELIHOOD + 1), SCORE):
     _TEMPLATE[_slot] = NAN
 for _slot in (ID_HORIZON, *range(ID_TS, ID_TS + ID_RING_SIZE)):
     _TEMPLATE[_slot] = -INF  # an empty window slot is older than any tweet
