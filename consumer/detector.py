@@ -43,7 +43,7 @@ from consumer.events import Label, Tweet
 from consumer.drift import Detection, DriftMonitor
 from consumer.feature_matrix import feature_matrix
 from consumer.model import Model
-from consumer.policy import ACTION_NAMES, CLEAR, NONE, Policy
+from consumer.policy import ACTION_NAMES, BLOCK, CLEAR, NONE, Policy
 from consumer.quality import RollingQuality
 
 INF = float("inf")
@@ -104,7 +104,8 @@ class Detector:
         self.tick = tick
         self.label_ttl = label_ttl
         self.account_ttl = account_ttl
-        self.quality = RollingQuality(quality_window, self.policy.review_threshold, self.policy.block_threshold)
+        # the window the policy calibrates the block threshold from
+        self.quality = RollingQuality(quality_window, self.policy.review_threshold, policy=self.policy)
         self.drift = drift or default_drift_monitor(self.policy.review_threshold)
         self.accounts: dict[str, array] = {}
         self.stream_time = float("-inf")  # the highest event time seen
@@ -345,17 +346,25 @@ class Detector:
         result.scored += len(ready)
         result.drift.extend(self.drift.observe_scores(rows, scores, at=self.stream_time))
         counts = (self.model.examples_by_class[True], self.model.examples_by_class[False])
-        precision_at_block = self.quality.precision_at_block
-        support = self.quality.block_support
+        block_at, precision_at_block, support = self.quality.block_evidence
         flags = []
+        changed = self.changed
         for (aid, state), row, score in zip(ready, rows, scores):
             current = int(state[F.ACTION])
-            action = self.policy.decide(float(score), current, counts, precision_at_block, support)
+            score = float(score)
+            # a block is confirmed by a second score after new tweets: not by a rescan that only changed the model
+            previous = state[F.SCORE] if state[F.N] > state[F.SCORE_N] else float("nan")
+            state[F.SCORE], state[F.SCORE_N] = score, state[F.N]
+            changed.add(aid)  # the score is state too: a restored account confirms a block where this one would
+            action = self.policy.decide(score, current, counts, precision_at_block, support, block_at, previous,
+                                        state[F.N])
             if action != current:
                 state[F.ACTION] = action
-                self.changed.add(aid)
                 reasons = self.model.reasons(row, F.FEATURE_NAMES)
-                flags.append(self._flag(aid, state, action, float(score), reasons, state[F.LAST_TS]))
+                flag = self._flag(aid, state, action, score, reasons, state[F.LAST_TS])
+                if action == BLOCK:
+                    flag["threshold"] = block_at  # the calibrated threshold, not the lowest one allowed
+                flags.append(flag)
         return flags
 
     def _flag(self, account_id: str, state, action: int, score: float, reasons: list, event_time: float) -> dict:
@@ -473,9 +482,10 @@ class Detector:
 
     @property
     def blocking_enabled(self) -> bool:
-        counts = (self.model.examples_by_class[True], self.model.examples_by_class[False])
-        return min(counts) >= self.policy.min_labels and self.policy.may_block(
-            self.quality.precision_at_block, self.quality.block_support)
+        """Whether the model may block: ready, and the window shows the target precision at some threshold
+        (the one in force: ``quality.block_threshold_in_force``)."""
+        _, precision, support = self.quality.block_evidence
+        return self.model_ready and self.policy.may_block(precision, support)
 
 
 #: Features whose distribution moves as accounts accumulate history, whatever the accounts do:
@@ -495,7 +505,7 @@ def default_drift_monitor(review_threshold: float, **options) -> DriftMonitor:
 def build_detector(settings) -> Detector:
     """The detector the options describe; ``consume`` and ``evaluate`` both build theirs here."""
     policy = Policy(settings.review_threshold, settings.block_threshold, settings.min_labels,
-                    settings.target_precision, settings.block_confidence)
+                    settings.target_precision, settings.block_confidence, settings.min_block_tweets)
     drift = default_drift_monitor(
         settings.review_threshold, reference=settings.drift_reference, reference_size=settings.drift_window,
         window_size=settings.drift_window, check_every=settings.drift_window, warmup=settings.drift_warmup,

@@ -42,9 +42,10 @@ def _hour_entropy(S: np.ndarray, n: np.ndarray) -> np.ndarray:
     hi = np.floor(packed / F._HOUR_SHIFT)
     counts = np.concatenate([packed - hi * F._HOUR_SHIFT, hi], axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        c_log_c = np.where(counts > 0, counts * np.log2(np.where(counts > 0, counts, 1.0)), 0.0).sum(axis=1)
         total = np.minimum(n, F._HOUR_CAP)
-        return np.maximum(0.0, np.log2(total) - c_log_c / total)
+        collision = (counts * (counts - 1.0)).sum(axis=1) / (total * (total - 1.0))
+        entropy = np.where(collision <= 1.0 / 24.0, F._MAX_HOUR_ENTROPY, -np.log2(collision))
+        return np.where(S[:, F.LAST_TS] - S[:, F.FIRST_TS] >= F.HOUR_ENTROPY_MIN_SPAN, entropy, np.nan)
 
 
 def stack(states: list[array]) -> np.ndarray:
@@ -84,7 +85,7 @@ def feature_matrix(states: list[array]) -> np.ndarray:
             rate, dt_mean, cv, burst, _hour_entropy(S, n),
             S[:, F.N_URL] / n, S[:, F.N_MENTION] / n, S[:, F.N_HASHTAG] / n,
             S[:, F.N_RETWEET] / n, S[:, F.N_REPLY] / n, S[:, F.N_QUOTE] / n,
-            _linear_count(S[:, F.DOMAIN_BITS]),
+            np.where(S[:, F.N_URL] >= F.DOMAINS_MIN_URLS, _linear_count(S[:, F.DOMAIN_BITS]), nan),
             np.where(has_text, S[:, F.N_DUP] / n_text, nan), np.where(has_text, S[:, F.N_NEAR_DUP] / n_text, nan),
             np.where(source_bits != 0, _linear_count(source_bits), nan),
             np.where(has_text, S[:, F.LEN_MEAN], nan), np.where(has_text, S[:, F.LEN_M2] / n_text, nan),

@@ -76,14 +76,14 @@ FEATURES: tuple[tuple[str, str, str], ...] = (
     ("interarrival_mean", "seconds", "mean time between consecutive tweets (in-order arrivals)"),
     ("interarrival_cv", "ratio", "coefficient of variation of the time between tweets, from 2 gaps on (regular bots: near 0)"),
     ("burstiness", "ratio", "(sd - mean) / (sd + mean) of the time between tweets, in [-1, 1] (Goh & Barabasi 2008)"),
-    ("hour_entropy", "bits", "Shannon entropy of the UTC hour-of-day histogram of tweets (0 to log2 24 = 4.58)"),
+    ("hour_entropy", "bits", "collision (Renyi order-2) entropy of the tweets' UTC hour of day, -log2 of the unbiased estimate sum c(c-1) / (n(n-1)) of the chance that two tweets share an hour, at most log2 24 = 4.58; missing until the tweets span a day"),
     ("url_ratio", "ratio", "share of tweets with at least one URL"),
     ("mention_ratio", "mentions/tweet", "user mentions per tweet"),
     ("hashtag_ratio", "hashtags/tweet", "hashtags per tweet"),
     ("retweet_ratio", "ratio", "share of tweets that are retweets"),
     ("reply_ratio", "ratio", "share of tweets that are replies"),
     ("quote_ratio", "ratio", "share of tweets that quote another"),
-    ("distinct_url_domains", "domains", "distinct URL host names, www. stripped (linear counting on a 52-bit bitmap)"),
+    ("distinct_url_domains", "domains", "distinct URL host names, www. stripped (linear counting on a 52-bit bitmap); missing until 8 tweets with a URL"),
     ("duplicate_text_ratio", "ratio", "share of tweets with text whose exact text equals one of the account's previous 4"),
     ("near_duplicate_text_ratio", "ratio", "share of tweets with text whose lowercased purely alphabetic words (links, mentions, hashtags, numbers and words with punctuation drop out) equal those of one of the previous 4; exact duplicates included"),
     ("source_diversity", "clients", "distinct clients (source) used (linear counting on a 52-bit bitmap); missing until a source is seen"),
@@ -115,7 +115,7 @@ _names = (
     "ID_HORIZON ID_RING _ _ _ _ _ _ _ ID_TS _ _ _ _ _ _ _ "
     "P_TS P_STATUSES P_FOLLOWERS P_FRIENDS P_FAVOURITES P_LISTED P_DEFAULT P_BACKGROUND P_VERIFIED P_CREATED "
     "P_SN_LEN P_SN_DIGITS P_NAME_LEN P_NAME_DIGITS P_DESC_LEN P_SN_LIKELIHOOD "
-    "ACTION HOURS"
+    "ACTION SCORE SCORE_N HOURS"
 ).split()
 (N, FIRST_TS, LAST_TS, N_DT, DT_MEAN, DT_M2, N_TEXT, LEN_MEAN, LEN_M2,
  N_URL, N_MENTION, N_HASHTAG, N_RETWEET, N_REPLY, N_QUOTE, N_DUP, N_NEAR_DUP, DOMAIN_BITS, SOURCE_BITS,
@@ -123,8 +123,11 @@ _names = (
  ID_HORIZON, ID_RING, _, _, _, _, _, _, _, ID_TS, _, _, _, _, _, _, _,
  P_TS, P_STATUSES, P_FOLLOWERS, P_FRIENDS, P_FAVOURITES, P_LISTED, P_DEFAULT, P_BACKGROUND, P_VERIFIED, P_CREATED,
  P_SN_LEN, P_SN_DIGITS, P_NAME_LEN, P_NAME_DIGITS, P_DESC_LEN, P_SN_LIKELIHOOD,
- ACTION, HOURS) = range(len(_names))
+ ACTION, SCORE, SCORE_N, HOURS) = range(len(_names))
 assert ID_TS - ID_RING == ID_RING_SIZE and NEAR_RING - TEXT_RING == TEXT_RING_SIZE
+# ACTION, SCORE and SCORE_N belong to the detector, not to the features: the policy's action for the account,
+# and its score at its last scoring (NaN before the first) with the tweets it had then, since a block needs
+# two successive scores that reach the threshold, the later one after new tweets.
 # The 24 hour-of-day counters, two per slot: 26 bits each stays exact in a double's 53.
 _HOUR_SHIFT = float(1 << 26)
 _HOUR_ADD = (1.0, _HOUR_SHIFT)
@@ -135,7 +138,7 @@ NAN = float("nan")
 INF = float("inf")
 _TEMPLATE = array("d", [0.0] * SLOTS)
 for _slot in (FIRST_TS, LAST_TS, *range(TEXT_RING, TEXT_RING + 2 * TEXT_RING_SIZE),
-              *range(ID_RING, ID_RING + ID_RING_SIZE), *range(P_TS, P_SN_LIKELIHOOD + 1)):
+              *range(ID_RING, ID_RING + ID_RING_SIZE), *range(P_TS, P_SN_LIKELIHOOD + 1), SCORE):
     _TEMPLATE[_slot] = NAN
 for _slot in (ID_HORIZON, *range(ID_TS, ID_TS + ID_RING_SIZE)):
     _TEMPLATE[_slot] = -INF  # an empty window slot is older than any tweet
@@ -328,20 +331,35 @@ def _linear_count(bits: float) -> float:
     return m * math.log(m) if zeros == 0 else -m * math.log(zeros / m)
 
 
+#: Seconds the account's tweets must span before the hour-of-day entropy is known. Over a shorter span
+#: every account's tweets fall into the few hours it covers, so the entropy measures the span and the tweet
+#: count, not a daily rhythm; a model that learned it from young labelled accounts would read the longer
+#: histories of the accounts it scores later as a different kind of account.
+HOUR_ENTROPY_MIN_SPAN = 86400.0
+#: URL tweets an account needs before its distinct domains are known. The count of distinct domains grows
+#: with the links seen; below this, it says more about how many links an account has posted (an
+#: account labelled young has few) than about how many domains it links to.
+DOMAINS_MIN_URLS = 8.0
+_MAX_HOUR_ENTROPY = math.log2(24)
+
+
 def _hour_entropy(state: array, n: float) -> float:
-    # H = log2(T) - sum(c log2 c) / T over the hour counts c, whose total T is the tweets counted
+    """Collision entropy of the hour-of-day histogram in bits, ``-log2 D`` with ``D = sum c (c - 1) / (T (T - 1))``
+    over the hour counts ``c`` of the ``T`` tweets counted. ``D`` estimates the chance that two tweets share an
+    hour without bias whatever ``T``; Shannon's plug-in entropy of ``T`` tweets falls short of the account's
+    true one by about ``23 / (2 T ln 2)`` bits, so it would grow with the tweets seen whatever the account's
+    rhythm. Capped at ``log2 24`` (hours spread evenly, or no two tweets in the same hour yet)."""
+    if not state[LAST_TS] - state[FIRST_TS] >= HOUR_ENTROPY_MIN_SPAN:
+        return NAN
     total = n if n <= _HOUR_CAP else _HOUR_CAP
-    acc = 0.0
-    log2 = math.log2
+    pairs = 0.0
     for v in state[HOURS:HOURS + 12]:
         if v:
             hi = v // _HOUR_SHIFT
             lo = v - hi * _HOUR_SHIFT
-            if lo:
-                acc += lo * log2(lo)
-            if hi:
-                acc += hi * log2(hi)
-    return max(0.0, log2(total) - acc / total)
+            pairs += lo * (lo - 1.0) + hi * (hi - 1.0)
+    collision = pairs / (total * (total - 1.0))
+    return _MAX_HOUR_ENTROPY if collision <= 1.0 / 24.0 else -math.log2(collision)
 
 
 def hour_counts(state: array) -> list[float]:
@@ -388,7 +406,7 @@ def feature_row(state: array) -> list[float]:
         rate, dt_mean, cv, burst, _hour_entropy(state, n),
         state[N_URL] / n, state[N_MENTION] / n, state[N_HASHTAG] / n,
         state[N_RETWEET] / n, state[N_REPLY] / n, state[N_QUOTE] / n,
-        _linear_count(state[DOMAIN_BITS]),
+        _linear_count(state[DOMAIN_BITS]) if state[N_URL] >= DOMAINS_MIN_URLS else NAN,
         dup, near_dup,
         _linear_count(state[SOURCE_BITS]) if state[SOURCE_BITS] else NAN,
         len_mean, len_var,

@@ -1,8 +1,11 @@
 """The model of record: a River pipeline that scores accounts and learns from labels.
 
-The default pipeline is ``symlog | StandardScaler | LogisticRegression``. The
-symmetric log tames count features (followers run into the millions) before
-scaling. Because that pipeline is linear after the transform, a whole batch of
+The default pipeline is ``symlog | StandardScaler | clip | LogisticRegression``.
+The symmetric log tames count features (followers run into the millions) before
+scaling; the clip bounds each standardised feature to ±:data:`Z_CLIP`, so one
+account far out on a feature the model has seen little spread of (a growth
+rate that is 0 for most accounts) can neither swing a weight with one SGD step
+nor decide a score on its own. Because that pipeline is linear after the transform, a whole batch of
 accounts is scored with one numpy expression built from the pipeline's own
 parameters, and each feature's contribution to the logit is the reason given
 for a flag. Other pipelines (``--model arf`` or ``hat``) are scored one account
@@ -36,11 +39,21 @@ def symlog(x: dict) -> dict:
     return {k: math.copysign(math.log1p(abs(v)), v) for k, v in x.items()}
 
 
+#: Standard deviations beyond which a standardised feature counts no further (linear model).
+Z_CLIP = 5.0
+
+
+def clip_z(x: dict) -> dict:
+    """Every standardised feature bounded to [-Z_CLIP, Z_CLIP]."""
+    return {k: Z_CLIP if v > Z_CLIP else (-Z_CLIP if v < -Z_CLIP else v) for k, v in x.items()}
+
+
 def build_pipeline(kind: str = "logreg", seed: int = 42):
     """A fresh River pipeline of the given kind."""
     head = compose.FuncTransformer(symlog) | preprocessing.StandardScaler()
     if kind == "logreg":
-        return head | linear_model.LogisticRegression(optimizer=optim.SGD(0.2), l2=1e-4)
+        return (head | compose.FuncTransformer(clip_z)
+                | linear_model.LogisticRegression(optimizer=optim.SGD(0.2), l2=1e-4))
     if kind == "arf":
         return head | forest.ARFClassifier(n_models=10, seed=seed)
     if kind == "hat":
@@ -90,22 +103,25 @@ class Model:
             means = np.array([scaler.means.get(n, 0.0) for n in names])
             stds = np.sqrt(np.array([scaler.vars.get(n, 0.0) for n in names]))
             weights = np.array([lr.weights.get(n, 0.0) for n in names])
-            # River's scaler maps a zero-variance feature to 0: fold that into the weight
-            scale = np.divide(weights, stds, out=np.zeros_like(weights), where=stds > 0)
-            self._linear = (names, means, scale, float(lr.intercept))
+            # River's scaler maps a zero-variance feature to 0: a zero weight does the same here
+            weights = np.where(stds > 0, weights, 0.0)
+            stds = np.where(stds > 0, stds, 1.0)
+            clip = Z_CLIP if "clip_z" in self.pipeline.steps else np.inf  # a pipeline from before the clip
+            self._linear = (names, means, stds, weights, clip, float(lr.intercept))
         return self._linear
 
     def contributions(self, rows: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
         """Each feature's additive contribution to the logit, per row (linear model only)."""
-        _, means, scale, _ = self._linear_params(names)
-        contributions = (np.sign(rows) * np.log1p(np.abs(rows)) - means) * scale
+        _, means, stds, weights, clip, _ = self._linear_params(names)
+        z = np.clip((np.sign(rows) * np.log1p(np.abs(rows)) - means) / stds, -clip, clip)
+        contributions = z * weights
         contributions[np.isnan(contributions)] = 0.0  # an unknown feature contributes nothing, as in River
         return contributions
 
     def score_many(self, rows: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
         """P(bot) for each row of ``rows`` (columns in ``names`` order, NaN for unknown)."""
         if self.kind == "logreg":
-            logit = self.contributions(rows, names).sum(axis=1) + self._linear_params(names)[3]
+            logit = self.contributions(rows, names).sum(axis=1) + self._linear_params(names)[-1]
             return 1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0)))
         out = np.empty(len(rows))
         for i, row in enumerate(rows):

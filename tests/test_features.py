@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import statistics
 import sys
 import tracemalloc
@@ -214,7 +215,7 @@ def test_one_tweet_has_no_rate_and_no_gaps():
     f = feats(state)
     for name in ("tweet_rate", "interarrival_mean", "interarrival_cv", "burstiness"):
         assert math.isnan(f[name])
-    assert f["hour_entropy"] == 0 and f["text_length_mean"] == 2
+    assert math.isnan(f["hour_entropy"]) and f["text_length_mean"] == 2
 
 
 def test_two_tweets_have_a_mean_gap_but_no_variation():
@@ -223,14 +224,44 @@ def test_two_tweets_have_a_mean_gap_but_no_variation():
 
 
 def test_hour_of_day_entropy_and_packed_counters():
-    state, _ = fold([tw(h * 100 + k, T0 + 3600 * h + k) for h in range(24) for k in range(h + 1)])
+    # h + 1 tweets in hour h, spread over two days (the hour of day is what counts)
+    times = sorted(T0 + 86400 * (k % 2) + 3600 * h + k for h in range(24) for k in range(h + 1))
+    state, _ = fold([tw(i, ts) for i, ts in enumerate(times)])
     assert F.hour_counts(state) == [float(h + 1) for h in range(24)]
     counts = [h + 1 for h in range(24)]
     total = sum(counts)
-    expected = -sum(c / total * math.log2(c / total) for c in counts)
-    assert feats(state)["hour_entropy"] == pytest.approx(expected)
-    uniform, _ = fold([tw(h, T0 + 3600 * h) for h in range(24)])
+    collision = sum(c * (c - 1) for c in counts) / (total * (total - 1))
+    assert feats(state)["hour_entropy"] == pytest.approx(-math.log2(collision))
+    uniform, _ = fold([tw(h, T0 + 3600 * h) for h in range(48)])
     assert feats(uniform)["hour_entropy"] == pytest.approx(math.log2(24))
+    one_hour, _ = fold([tw(d, T0 + 86400 * d) for d in range(5)])
+    assert feats(one_hour)["hour_entropy"] == 0
+
+
+def test_hour_entropy_is_missing_until_the_tweets_span_a_day():
+    state, _ = fold([tw(k, T0 + 3000 * k) for k in range(28)])  # 22.5 hours
+    assert math.isnan(feats(state)["hour_entropy"])
+    F.update(state, tw(99, T0 + 86400))
+    assert 0 < feats(state)["hour_entropy"] <= math.log2(24)
+
+
+def test_hour_entropy_does_not_grow_with_the_tweets_seen():
+    """Shannon's plug-in entropy of n tweets falls short by about 23 / (2 n ln 2) bits: an account would look
+    more and more evenly spread over the day just by tweeting more. The collision entropy does not."""
+    rng = random.Random(1)
+    weights = [1 + 0.7 * math.cos(2 * math.pi * (h - 17) / 24) for h in range(24)]  # the daily rhythm of a human
+
+    def mean_entropy(n):
+        values = []
+        for _ in range(300):
+            hours = rng.choices(range(24), weights, k=n)
+            times = sorted(T0 + 86400 * (k * 5 // n) + 3600 * h + k for k, h in enumerate(hours))  # over 5 days
+            state, _ = fold([tw(k, ts) for k, ts in enumerate(times)])
+            values.append(feats(state)["hour_entropy"])
+        return statistics.fmean(values)
+
+    true_entropy = -math.log2(sum((w / sum(weights)) ** 2 for w in weights))
+    assert abs(mean_entropy(30) - true_entropy) < 0.05 and abs(mean_entropy(300) - true_entropy) < 0.02
 
 
 def test_ratios():
@@ -243,7 +274,15 @@ def test_ratios():
     f = feats(fold(tweets)[0])
     assert f["url_ratio"] == 0.5 and f["mention_ratio"] == 0.75 and f["hashtag_ratio"] == 0.25
     assert (f["retweet_ratio"], f["reply_ratio"], f["quote_ratio"]) == (0.25, 0.25, 0.25)
-    assert 2.5 < f["distinct_url_domains"] < 3.5
+    assert math.isnan(f["distinct_url_domains"])  # too few links to say
+
+
+def test_distinct_url_domains_once_enough_links_are_seen():
+    links = [(f"https://a.com/{k}",) if k % 3 == 0 else (f"https://b.com/{k}", f"https://c.com/{k}") for k in range(8)]
+    state, _ = fold([tw(k, T0 + k, urls=urls) for k, urls in enumerate(links[:7])])
+    assert math.isnan(feats(state)["distinct_url_domains"])
+    F.update(state, tw(7, T0 + 7, urls=links[7]))
+    assert 2.5 < feats(state)["distinct_url_domains"] < 3.5
 
 
 @pytest.mark.parametrize("url, domain", [

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
+import pytest
+
 from consumer.policy import BLOCK, CLEAR, NONE, REVIEW, Policy
 from consumer.quality import RollingQuality
 
@@ -50,3 +53,109 @@ def test_policy_blocks_only_with_evidence_and_never_de_escalates_by_itself():
     assert p.decide(0.1, BLOCK, **warm) == BLOCK
     assert p.decide(0.99, CLEAR, **warm) == CLEAR
     assert p.decide(0.95, REVIEW, **warm) == BLOCK
+
+
+# ------------------------------------------------------- the calibrated block threshold
+
+def calibrating(window=1000, **policy) -> RollingQuality:
+    defaults = dict(review_threshold=0.5, block_threshold=0.9, min_labels=20, target_precision=0.99, confidence=0.5)
+    return RollingQuality(window, 0.5, policy=Policy(**{**defaults, **policy}))
+
+
+def test_a_human_among_too_few_bots_above_the_lowest_threshold_stops_blocking():
+    q = calibrating()
+    for k in range(300):
+        q.update(0.99 - k / 1000, True)  # bots from 0.99 down to 0.691: 91 of them at or above 0.9
+    assert q.block_threshold_in_force == 0.9 and q.block_support == 91
+    q.update(0.93, False)
+    # clean from 0.931 up, but 60 bots are too few to show 0.99 apart from the human just below them
+    assert q.block_evidence == (0.9, 91 / 92, 92)
+    assert not q.policy.may_block(q.precision_at_block, q.block_support)
+
+
+def test_calibration_climbs_over_humans_only_with_evidence_above_them():
+    q = calibrating()
+    for k in range(250):
+        q.update(0.999 - k / 5000, True)  # bots from 0.999 down to 0.9492
+    assert q.block_threshold_in_force == pytest.approx(0.9492) and q.block_support == 250
+    q.update(0.96, False)
+    q.update(0.96, False)  # two humans: 195 bots above them, 0.99 at 0.96 and below no longer holds
+    threshold, precision, support = q.block_evidence
+    assert threshold == pytest.approx(0.9602) and precision == 1.0 and support == 195
+    for k in range(3):
+        q.update(0.99 + k / 1000, False)  # humans at the very top: no threshold can step over them
+    assert q.block_threshold_in_force == 0.9 and q.precision_at_block < 0.99
+    assert not q.policy.may_block(q.precision_at_block, q.block_support)
+
+
+def test_the_window_forgets_what_calibrated_it():
+    q = calibrating(window=150)
+    for _ in range(50):
+        q.update(0.97, False)
+    assert not q.policy.may_block(q.precision_at_block, q.block_support)
+    for _ in range(150):
+        q.update(0.95, True)
+    assert (q.block_threshold_in_force, q.precision_at_block, q.block_support) == (0.95, 1.0, 150)
+
+
+def test_at_95_percent_a_clean_window_needs_about_270_bots_above_the_threshold():
+    q = calibrating(confidence=0.95)
+    for _ in range(260):
+        q.update(0.97, True)
+    assert not q.policy.may_block(q.precision_at_block, q.block_support)
+    for _ in range(15):
+        q.update(0.97, True)
+    assert q.policy.may_block(q.precision_at_block, q.block_support)
+
+
+def test_without_a_policy_the_block_threshold_is_fixed():
+    q = RollingQuality(window=10, threshold=0.5, block_threshold=0.9)
+    for score, is_bot in [(0.95, True), (0.91, False), (0.99, True)]:
+        q.update(score, is_bot)
+    assert q.block_evidence == (0.9, 2 / 3, 3)
+
+
+def test_a_block_needs_a_confirming_score_after_new_tweets_and_enough_tweets():
+    p = Policy(review_threshold=0.5, block_threshold=0.9, min_labels=10, target_precision=0.99, confidence=0.95,
+               min_block_tweets=5)
+    warm = dict(labels_per_class=(10, 10), precision_at_block=1.0, block_support=300)
+    assert p.decide(0.95, NONE, **warm, previous_score=float("nan"), tweets=9) == REVIEW  # first high score
+    assert p.decide(0.95, REVIEW, **warm, previous_score=0.7, tweets=9) == REVIEW
+    assert p.decide(0.95, REVIEW, **warm, previous_score=0.92, tweets=9) == BLOCK
+    assert p.decide(0.95, REVIEW, **warm, previous_score=0.92, tweets=4) == REVIEW  # too few tweets
+    assert p.decide(0.95, REVIEW, **warm, block_threshold=0.93, previous_score=0.92, tweets=9) == REVIEW
+
+
+class HighScores:
+    """A stand-in model that is ready and scores every account 0.995."""
+
+    version = "stub-1"
+    examples_by_class = {True: 50, False: 50}
+
+    def score_many(self, rows, names):
+        return np.full(len(rows), 0.995)
+
+    def reasons(self, row, names):
+        return []
+
+
+def test_a_rescan_does_not_confirm_a_block_new_tweets_do():
+    from consumer.detector import BatchResult, Detector
+    from consumer.events import Tweet
+
+    detector = Detector(Policy(min_labels=20, confidence=0.5, min_block_tweets=1), model=HighScores(), tick=60.0)
+    for _ in range(150):
+        detector.quality.update(0.99, True)
+    actions = []
+
+    def tweet(i):
+        result = detector.process([Tweet(str(i), "7", 1e9 + 600 * i, text="hi")])
+        actions.extend(f["action"] for f in result.flags + detector.flush().flags)
+
+    tweet(0)
+    assert actions == ["review"]  # one high score is not enough to block
+    state = detector.accounts["7"]
+    detector._score({"7": state}, BatchResult())  # scored again with nothing new, as in a rescan
+    assert actions == ["review"]
+    tweet(1)
+    assert actions == ["review", "block"]
