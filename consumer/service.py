@@ -28,6 +28,7 @@ the flags since the last commit again.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import socket
@@ -479,11 +480,22 @@ class Service:
             log.info("model snapshot written: %s", path)
 
 
+def tune_gc() -> None:
+    """Collect cycles rarely. Every event allocates a few short-lived containers while the long-lived state only
+    grows (each account's state array is a tracked object): with the default thresholds the collector ran
+    every ~70 events and kept re-walking every account, a fifth of the consumer's time. Reference counting
+    frees nearly everything here; the cycle collector only has to catch the rare cycle."""
+    gc.collect()
+    gc.freeze()  # what start-up built (modules, the model) lives as long as the process
+    gc.set_threshold(50_000, 50, 100)
+
+
 def run(settings) -> int:
     from consumer.snapshot import SnapshotError
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log.info("options: %s", settings.redacted())
+    tune_gc()
     metrics = Metrics()
     server = metrics.serve(settings.metrics_addr, settings.metrics_port)
     log.info("metrics on http://%s:%d/metrics", settings.metrics_addr, server.server_address[1])
