@@ -117,39 +117,65 @@ class Detector:
         """Advance through ``events`` (in event-time order); return the flags they caused."""
         result = BatchResult()
         accounts, dirty, update, pending, changed = self.accounts, self._dirty, F.update, self._pending, self.changed
+        ticks, tick, unseen, new_state = self._ticks, self.tick, self.unseen_labels, F.new_state
+        tweets = duplicates = 0
+        # Once per event, so the common case (a tweet inside the open tick) is kept to one comparison with the
+        # nearest of the tick boundary and the earliest open tick's end, and the stream time is kept in a local;
+        # self.stream_time is brought up to date before anything that may read it.
+        stream_time = self.stream_time
+        horizon = min(self._tick_end, self._open_until)
         for event in events:
             ts = event.ts
-            if ts >= self._tick_end:
-                self._apply_labels_before(self._tick_end, result, dirty_at=math.nextafter(self._tick_end, -math.inf))
-                self._tick_end = (ts // self.tick + 1.0) * self.tick
-                if ts >= self._next_expiry:
-                    self._expire(ts)
-            while ts >= self._open_until:
-                end = self._open_until
-                self._apply_labels_before(end, result, dirty_at=math.nextafter(end, -math.inf))
-                self._close_ticks_through(end, result)
-            if ts > self.stream_time:
-                self.stream_time = ts
+            if ts >= horizon:
+                self.stream_time = stream_time
+                if ts >= self._tick_end:
+                    self._apply_labels_before(self._tick_end, result,
+                                              dirty_at=math.nextafter(self._tick_end, -math.inf))
+                    self._tick_end = (ts // tick + 1.0) * tick
+                    if ts >= self._next_expiry:
+                        self._expire(ts)
+                while ts >= self._open_until:
+                    end = self._open_until
+                    self._apply_labels_before(end, result, dirty_at=math.nextafter(end, -math.inf))
+                    self._close_ticks_through(end, result)
+                horizon = min(self._tick_end, self._open_until)
+            if ts > stream_time:
+                stream_time = ts
             if type(event) is Label:
                 heapq.heappush(pending, (ts, self._label_seq, event))
                 self._label_seq += 1
                 continue
             if pending and pending[0][0] < ts:
+                self.stream_time = stream_time
                 self._apply_labels_before(ts, result)
-            state = accounts.get(event.account_id)
+                horizon = min(self._tick_end, self._open_until)
+            account_id = event.account_id
+            state = accounts.get(account_id)
             if state is None:
-                state = accounts[event.account_id] = F.new_state()
-                if event.account_id in self.unseen_labels:  # its label waited for it: apply after this tweet
-                    label = self.unseen_labels.pop(event.account_id)
+                state = accounts[account_id] = new_state()
+                if account_id in unseen:  # its label waited for it: apply after this tweet
+                    label = unseen.pop(account_id)
                     heapq.heappush(pending, (ts, self._label_seq, label))
                     self._label_seq += 1
             if update(state, event):
-                if event.account_id not in dirty:
-                    self._mark_dirty(event.account_id, state, ts)
-                changed.add(event.account_id)
-                result.tweets += 1
+                if account_id not in dirty:  # _mark_dirty, written out
+                    end = (ts // tick + 1.0) * tick
+                    dirty[account_id] = state
+                    waiting = ticks.get(end)
+                    if waiting is None:
+                        waiting = ticks[end] = {}
+                    waiting[account_id] = state
+                    if end < self._open_until:
+                        self._open_until = end
+                        if end < horizon:
+                            horizon = end
+                changed.add(account_id)
+                tweets += 1
             else:
-                result.duplicates += 1
+                duplicates += 1
+        self.stream_time = stream_time
+        result.tweets += tweets
+        result.duplicates += duplicates
         return result
 
     def flush(self) -> BatchResult:
