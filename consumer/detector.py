@@ -28,11 +28,12 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Iterable
 
+import numpy as np
 
 from consumer import features as F
 from consumer.events import Label, Tweet
 from consumer.drift import Detection, DriftMonitor
-from consumer.feature_matrix import feature_matrix
+from consumer.feature_matrix import features_of, stack
 from consumer.model import Model
 from consumer.policy import ACTION_NAMES, CLEAR, NONE, Policy
 from consumer.quality import RollingQuality
@@ -266,25 +267,35 @@ class Detector:
             self._open_until = min(self._ticks, default=float("inf"))
 
     def _score(self, dirty: dict[str, array], result: BatchResult) -> list[dict]:
-        ready = [(aid, st) for aid, st in dirty.items() if st[F.N] >= self.min_tweets and st[F.ACTION] != CLEAR]
-        if not ready:
+        # On a sparse stream nearly every event makes a row here, so rows are selected, scored and decided on
+        # as numpy arrays; Python only runs per account whose action changes.
+        if not dirty:
             return []
-        rows = feature_matrix([st for _, st in ready])
+        ids = list(dirty)
+        S = stack(list(dirty.values()))
+        ready = (S[:, F.N] >= self.min_tweets) & (S[:, F.ACTION] != CLEAR)
+        if not ready.all():
+            if not ready.any():
+                return []
+            keep = np.flatnonzero(ready)
+            S = S[keep]
+            ids = [ids[i] for i in keep]
+        rows = features_of(S)
         scores = self.model.score_many(rows, F.FEATURE_NAMES)
-        result.scored += len(ready)
+        result.scored += len(ids)
         result.drift.extend(self.drift.observe_scores(rows, scores, at=self.stream_time))
         counts = (self.model.examples_by_class[True], self.model.examples_by_class[False])
-        precision_at_block = self.quality.precision_at_block
-        support = self.quality.block_support
+        current = S[:, F.ACTION]
+        actions = self.policy.decide_many(scores, current, counts, self.quality.precision_at_block,
+                                          self.quality.block_support)
         flags = []
-        for (aid, state), row, score in zip(ready, rows, scores):
-            current = int(state[F.ACTION])
-            action = self.policy.decide(float(score), current, counts, precision_at_block, support)
-            if action != current:
-                state[F.ACTION] = action
-                self.changed.add(aid)
-                reasons = self.model.reasons(row, F.FEATURE_NAMES)
-                flags.append(self._flag(aid, state, action, float(score), reasons, state[F.LAST_TS]))
+        for i in np.flatnonzero(actions != current).tolist():
+            aid, action = ids[i], int(actions[i])
+            state = dirty[aid]
+            state[F.ACTION] = action
+            self.changed.add(aid)
+            reasons = self.model.reasons(rows[i], F.FEATURE_NAMES)
+            flags.append(self._flag(aid, state, action, float(scores[i]), reasons, state[F.LAST_TS]))
         return flags
 
     def _flag(self, account_id: str, state, action: int, score: float, reasons: list, event_time: float) -> dict:

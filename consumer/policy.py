@@ -86,6 +86,30 @@ class Policy:
             return NONE
         return current
 
+    def decide_many(self, scores, current, labels_per_class: tuple[int, int], precision_at_block: float,
+                    block_support: int):
+        """:meth:`decide` for many accounts at once: ``scores`` and ``current`` actions are numpy arrays
+        (actions as the floats of the account state); returns the new actions, element for element
+        what :meth:`decide` returns.
+
+        >>> import numpy as np
+        >>> p = Policy(min_labels=1)
+        >>> p.decide_many(np.array([0.95, 0.6, 0.1, 0.1]), np.array([0.0, 0.0, 1.0, 3.0]), (5, 5), 1.0, 300).tolist()
+        [2.0, 1.0, 0.0, 3.0]
+        """
+        out = current.copy()
+        if min(labels_per_class) < self.min_labels:
+            return out
+        open_ = current != CLEAR
+        if self.may_block(precision_at_block, block_support):
+            block = open_ & (scores >= self.block_threshold)
+            open_ &= ~block
+            out[block] = BLOCK
+        review = open_ & (scores >= self.review_threshold) & (current == NONE)
+        out[review] = REVIEW
+        out[open_ & ~review & (current == REVIEW) & (scores < self.review_threshold / 2)] = NONE
+        return out
+
     def threshold_of(self, action: int) -> float:
         if action == NONE:
             return self.review_threshold / 2

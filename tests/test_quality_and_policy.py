@@ -50,3 +50,18 @@ def test_policy_blocks_only_with_evidence_and_never_de_escalates_by_itself():
     assert p.decide(0.1, BLOCK, **warm) == BLOCK
     assert p.decide(0.99, CLEAR, **warm) == CLEAR
     assert p.decide(0.95, REVIEW, **warm) == BLOCK
+
+
+def test_decide_many_is_decide_element_for_element():
+    import numpy as np
+
+    rng = random.Random(3)
+    p = Policy(review_threshold=0.5, block_threshold=0.9, min_labels=20, target_precision=0.99)
+    edges = [0.0, 0.25, math.nextafter(0.25, 0), 0.5, math.nextafter(0.5, 0), 0.9, math.nextafter(0.9, 0), 1.0]
+    scores = np.array(edges * 4 + [rng.random() for _ in range(400)])
+    current = np.array([float(rng.choice((NONE, REVIEW, BLOCK, CLEAR))) for _ in scores])
+    for counts in ((0, 50), (19, 20), (20, 20), (500, 300)):
+        for precision, support in ((1.0, 300), (1.0, 50), (0.9, 1000), (float("nan"), 0)):
+            many = p.decide_many(scores, current, counts, precision, support)
+            one = [p.decide(float(s), int(c), counts, precision, support) for s, c in zip(scores, current)]
+            assert many.tolist() == [float(a) for a in one]
