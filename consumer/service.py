@@ -222,7 +222,13 @@ class Service:
             while not self.stopping:
                 if self.lost:
                     self._recover_from_loss()
-                msgs = self.consumer.consume(s.batch_size, s.poll_timeout)
+                # what is fetched already, without waiting for a full batch (at a low rate, waiting for one
+                # would hold every event back for up to the poll timeout); block only when nothing is there
+                msgs = self.consumer.consume(s.batch_size, 0)
+                if not msgs:
+                    msgs = self.consumer.consume(1, s.poll_timeout)
+                    if msgs and s.batch_size > 1:  # and what arrived with it
+                        msgs.extend(self.consumer.consume(s.batch_size - 1, 0))
                 m.last_poll.set_to_current_time()
                 started = time.perf_counter()
                 if self._ingest(msgs) or not self.metrics.ready:  # idle only counts once partitions are ours
@@ -296,22 +302,30 @@ class Service:
         s, m, detector, partition_of = self.s, self.metrics, self.detector, self.partition_of
         events, fetched_at = [], {}
         n_tweet_msgs = n_label_msgs = 0
+        append = events.append
         for (topic, partition), _, item in released:
-            if isinstance(item, Label):
+            if type(item) is not tuple:  # a label
                 n_label_msgs += 1
                 self.label_partition[id(item)] = partition
-                events.append(item)
-            elif isinstance(item[0], DecodeError):
+                append(item)
+                continue
+            decoded, fetched = item
+            if type(decoded) is list:  # the tweets of one message: one, but for a v2 response
+                n_tweet_msgs += 1
+                if len(decoded) == 1:
+                    tweet = decoded[0]
+                    partition_of[tweet.account_id] = partition
+                    append(tweet)
+                else:
+                    for tweet in decoded:
+                        partition_of[tweet.account_id] = partition
+                    events.extend(decoded)
+                    tweet = decoded[-1]
+                fetched_at[tweet.account_id] = fetched
+            else:  # (DecodeError, message)
                 n_tweet_msgs += topic == s.tweets_topic
                 n_label_msgs += topic != s.tweets_topic
-                self._dead_letter(item[1], item[0].reason, str(item[0]))
-            else:
-                n_tweet_msgs += 1
-                decoded, fetched = item
-                for tweet in decoded:
-                    partition_of[tweet.account_id] = partition
-                events.extend(decoded)
-                fetched_at[decoded[-1].account_id] = fetched
+                self._dead_letter(fetched, decoded.reason, str(decoded))
         m.events_consumed.labels(s.tweets_topic).inc(n_tweet_msgs)
         m.events_consumed.labels(s.labels_topic).inc(n_label_msgs)
 
