@@ -29,7 +29,7 @@ Example
 from __future__ import annotations
 
 import heapq
-from collections import deque
+from bisect import bisect_right
 from operator import itemgetter
 from typing import Any, Hashable
 
@@ -38,18 +38,26 @@ _event_time = itemgetter(0)
 
 
 class Aligner:
-    """Per-partition buffers released in event-time order up to the watermark."""
+    """Per-partition buffers released in event-time order up to the watermark.
+
+    A partition's buffer is a list of ``(key, offset, item)`` entries, the very
+    tuples :meth:`release` hands out, beside a list of their event times: the
+    per-event work is two appends, and a release cuts each buffer with a binary
+    search and merges with one sort in C.
+    """
 
     def __init__(self) -> None:
-        self.buffers: dict[Hashable, deque] = {}
+        self.buffers: dict[Hashable, list] = {}  # (key, offset, item) per partition, in partition order
+        self.times: dict[Hashable, list[float]] = {}  # the event time of each buffered entry
         self.latest: dict[Hashable, float] = {}  # latest event time read, per partition
         self.at_end: dict[Hashable, bool] = {}
         self.committable: dict[Hashable, int] = {}  # next offset to consume, per partition, past all released
-        self.in_order = True  # no partition has stepped back in time: a stable sort merges them exactly
+        self.in_order = True  # no partition has stepped back in time: each buffer's times are sorted
 
     def assign(self, keys) -> None:
         for key in keys:
-            self.buffers.setdefault(key, deque())
+            self.buffers.setdefault(key, [])
+            self.times.setdefault(key, [])
             self.latest.setdefault(key, -INF)
             self.at_end.setdefault(key, False)
 
@@ -57,21 +65,23 @@ class Aligner:
         """Forget ``keys``; returns what was buffered for them and not released."""
         dropped = []
         for key in keys:
-            dropped.extend((key, off, item) for _, off, item in self.buffers.pop(key, ()))
+            dropped.extend(self.buffers.pop(key, ()))
+            self.times.pop(key, None)
             self.latest.pop(key, None)
             self.at_end.pop(key, None)
             self.committable.pop(key, None)
         return dropped
 
     def add(self, key: Hashable, offset: int, ts: float | None, item: Any) -> None:
-        buf = self.buffers[key]
+        times = self.times[key]
         if ts is None:
-            ts = buf[-1][0] if buf else self.latest[key]
+            ts = times[-1] if times else self.latest[key]
         elif ts >= self.latest[key]:
             self.latest[key] = ts
         else:
             self.in_order = False
-        buf.append((ts, offset, item))
+        self.buffers[key].append((key, offset, item))
+        times.append(ts)
         self.at_end[key] = False
 
     def end_of_partition(self, key: Hashable) -> None:
@@ -94,19 +104,37 @@ class Aligner:
         written, however it was fetched.
         """
         watermark = self.watermark
-        runs = []
+        runs = []  # (times, entries) released per partition, in partition order
         for key, buf in self.buffers.items():
-            run = []
-            while buf and buf[0][0] <= watermark:
-                ts, offset, item = buf.popleft()
-                run.append((ts, key, offset, item))
-            if run:
-                runs.append(run)
-                self.committable[key] = run[-1][2] + 1
+            if not buf:
+                continue
+            times = self.times[key]
+            if self.in_order:  # sorted times: the released prefix ends at the first time past the watermark
+                cut = bisect_right(times, watermark)
+            else:
+                cut = 0
+                for ts in times:
+                    if ts > watermark:
+                        break
+                    cut += 1
+            if cut:
+                if cut == len(buf):
+                    runs.append((times, buf))
+                    self.buffers[key], self.times[key] = [], []
+                else:
+                    runs.append((times[:cut], buf[:cut]))
+                    del times[:cut], buf[:cut]
+                self.committable[key] = runs[-1][1][-1][1] + 1
         if len(runs) <= 1:
-            merged = runs[0] if runs else ()
-        elif self.in_order:  # sorted runs: timsort merges them in C, stable, so ties keep partition order
-            merged = sorted([r for run in runs for r in run], key=_event_time)
-        else:
-            merged = heapq.merge(*runs, key=_event_time)
-        return [(key, offset, item) for _, key, offset, item in merged]
+            return runs[0][1] if runs else []
+        all_times = [ts for times, _ in runs for ts in times]
+        entries = [entry for _, buf in runs for entry in buf]
+        if self.in_order:  # sorted runs: timsort merges them in C, stable, so ties keep partition order
+            order = sorted(range(len(entries)), key=all_times.__getitem__)
+        else:  # each run in its own order: a stable k-way merge of the runs as they are
+            starts = [0]
+            for times, _ in runs:
+                starts.append(starts[-1] + len(times))
+            order = [i for _, i in heapq.merge(*(zip(times, range(start, start + len(times)))
+                                                 for (times, _), start in zip(runs, starts)), key=_event_time)]
+        return list(map(entries.__getitem__, order))
