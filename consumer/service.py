@@ -49,6 +49,9 @@ from consumer.state import CLOCK_KEY, LABELS_KEY, encode_account, encode_clock, 
 
 log = logging.getLogger("botwatch.consume")
 
+#: Longest wait (seconds) for messages to arrive when none are fetched: the latency a batch may add.
+BATCH_WAIT = 0.02
+
 
 class RateLimitedLog:
     """At most one line per key per ``interval`` seconds, saying how many were held back.
@@ -218,17 +221,17 @@ class Service:
         self.consumer.subscribe([s.tweets_topic, s.labels_topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
                                 on_lost=self._on_lost)
         last_checkpoint = self.last_input = time.monotonic()
+        batch_wait = min(s.poll_timeout, BATCH_WAIT)
         try:
             while not self.stopping:
                 if self.lost:
                     self._recover_from_loss()
-                # what is fetched already, without waiting for a full batch (at a low rate, waiting for one
-                # would hold every event back for up to the poll timeout); block only when nothing is there
-                msgs = self.consumer.consume(s.batch_size, 0)
-                if not msgs:
-                    msgs = self.consumer.consume(1, s.poll_timeout)
-                    if msgs and s.batch_size > 1:  # and what arrived with it
-                        msgs.extend(self.consumer.consume(s.batch_size - 1, 0))
+                # what is fetched already; when nothing is, what arrives within BATCH_WAIT. A full batch is not
+                # waited for: below batch_size / poll_timeout events/s (5,000/s with the defaults) that held
+                # every event back for up to the poll timeout before it was even decoded. Nor is each message
+                # taken alone as it comes: per-batch work (release, scoring when caught up) would then run
+                # for every message.
+                msgs = self.consumer.consume(s.batch_size, 0) or self.consumer.consume(s.batch_size, batch_wait)
                 m.last_poll.set_to_current_time()
                 started = time.perf_counter()
                 if self._ingest(msgs) or not self.metrics.ready:  # idle only counts once partitions are ours
@@ -261,6 +264,7 @@ class Service:
     def _ingest(self, msgs) -> int:
         """Decode what was fetched into the aligner; returns how many messages carried data."""
         aligner, tweets_topic, max_bytes = self.aligner, self.s.tweets_topic, self.s.max_message_bytes
+        add = aligner.add
         n_data = 0
         fetched = time.monotonic()  # producers may stamp messages with event time: latency counts from here
         for msg in msgs:
@@ -274,16 +278,16 @@ class Service:
                     log.warning("consume error: %s", err)
                 continue
             n_data += 1
-            key = (msg.topic(), msg.partition())
+            topic = msg.topic()
             try:
-                if key[0] == tweets_topic:
+                if topic == tweets_topic:
                     tweets = decode_tweets(msg.value(), max_bytes)
-                    aligner.add(key, msg.offset(), tweets[0].ts, (tweets, fetched))
+                    add((topic, msg.partition()), msg.offset(), tweets[0].ts, (tweets, fetched))
                 else:
                     label = decode_label(msg.value())
-                    aligner.add(key, msg.offset(), label.ts, label)
+                    add((topic, msg.partition()), msg.offset(), label.ts, label)
             except DecodeError as e:
-                aligner.add(key, msg.offset(), None, (e, msg))
+                add((topic, msg.partition()), msg.offset(), None, (e, msg))
         return n_data
 
     def _apply_backpressure(self) -> None:
