@@ -313,33 +313,25 @@ _isalpha = str.isalpha
 
 def _update_profile(state: array, p, ts: float) -> None:
     # a field the payload lacks keeps its last known value rather than turning unknown
-    statuses, followers, friends, favourites, listed = p.statuses, p.followers, p.friends, p.favourites, p.listed
-    default, background, verified, created = p.default_profile, p.background_image, p.verified, p.created_at
-    if (statuses is not None and followers is not None and friends is not None and favourites is not None
-            and listed is not None and default is not None and background is not None and verified is not None
-            and created is not None):  # a complete v1.1 user object: the numbers in one slice
-        state[P_TS:P_CREATED + 1] = array("d", (ts, statuses, followers, friends, favourites, listed, default,
-                                                background, verified, created))
-    else:
-        state[P_TS] = ts
-        if statuses is not None:
-            state[P_STATUSES] = statuses
-        if followers is not None:
-            state[P_FOLLOWERS] = followers
-        if friends is not None:
-            state[P_FRIENDS] = friends
-        if favourites is not None:
-            state[P_FAVOURITES] = favourites
-        if listed is not None:
-            state[P_LISTED] = listed
-        if default is not None:
-            state[P_DEFAULT] = default
-        if background is not None:
-            state[P_BACKGROUND] = background
-        if verified is not None:
-            state[P_VERIFIED] = verified
-        if created is not None:
-            state[P_CREATED] = created
+    state[P_TS] = ts
+    if (v := p.statuses) is not None:
+        state[P_STATUSES] = v
+    if (v := p.followers) is not None:
+        state[P_FOLLOWERS] = v
+    if (v := p.friends) is not None:
+        state[P_FRIENDS] = v
+    if (v := p.favourites) is not None:
+        state[P_FAVOURITES] = v
+    if (v := p.listed) is not None:
+        state[P_LISTED] = v
+    if (v := p.default_profile) is not None:
+        state[P_DEFAULT] = v
+    if (v := p.background_image) is not None:
+        state[P_BACKGROUND] = v
+    if (v := p.verified) is not None:
+        state[P_VERIFIED] = v
+    if (v := p.created_at) is not None:
+        state[P_CREATED] = v
     sn = p.screen_name
     if sn is not None:
         if len(sn) <= 64:  # cache only what a screen name can be (15 characters on Twitter)
