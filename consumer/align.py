@@ -29,7 +29,7 @@ Example
 from __future__ import annotations
 
 import heapq
-from collections import deque
+from bisect import bisect_right
 from operator import itemgetter
 from typing import Any, Hashable
 
@@ -38,19 +38,27 @@ _event_time = itemgetter(0)
 
 
 class Aligner:
-    """Per-partition buffers released in event-time order up to the watermark."""
+    """Per-partition buffers released in event-time order up to the watermark.
+
+    A partition's buffer is a list of ``(key, offset, item)`` entries, the very
+    tuples :meth:`release` hands out, beside a list of their event times: the
+    per-event work is two appends, and a release cuts each buffer with a binary
+    search and merges with one sort in C.
+    """
 
     def __init__(self) -> None:
-        self.buffers: dict[Hashable, deque] = {}
+        self.buffers: dict[Hashable, list] = {}  # (key, offset, item) per partition, in partition order
+        self.times: dict[Hashable, list[float]] = {}  # the event time of each buffered entry
         self.latest: dict[Hashable, float] = {}  # latest event time read, per partition
         self.at_end: dict[Hashable, bool] = {}
         self.committable: dict[Hashable, int] = {}  # next offset to consume, per partition, past all released
-        self.in_order = True  # no partition has stepped back in time: a stable sort merges them exactly
-        self._last: list = []  # the last release, with event times, for hold_back
+        self.in_order = True  # no partition has stepped back in time: each buffer's times are sorted
+        self._last: tuple[list, list] = ([], [])  # the last release and its event times, for hold_back
 
     def assign(self, keys) -> None:
         for key in keys:
-            self.buffers.setdefault(key, deque())
+            self.buffers.setdefault(key, [])
+            self.times.setdefault(key, [])
             self.latest.setdefault(key, -INF)
             self.at_end.setdefault(key, False)
 
@@ -58,21 +66,23 @@ class Aligner:
         """Forget ``keys``; returns what was buffered for them and not released."""
         dropped = []
         for key in keys:
-            dropped.extend((key, off, item) for _, off, item in self.buffers.pop(key, ()))
+            dropped.extend(self.buffers.pop(key, ()))
+            self.times.pop(key, None)
             self.latest.pop(key, None)
             self.at_end.pop(key, None)
             self.committable.pop(key, None)
         return dropped
 
     def add(self, key: Hashable, offset: int, ts: float | None, item: Any) -> None:
-        buf = self.buffers[key]
+        times = self.times[key]
         if ts is None:
-            ts = buf[-1][0] if buf else self.latest[key]
+            ts = times[-1] if times else self.latest[key]
         elif ts >= self.latest[key]:
             self.latest[key] = ts
         else:
             self.in_order = False
-        buf.append((ts, offset, item))
+        self.buffers[key].append((key, offset, item))
+        times.append(ts)
         self.at_end[key] = False
 
     def end_of_partition(self, key: Hashable) -> None:
@@ -95,26 +105,45 @@ class Aligner:
         written, however it was fetched.
         """
         watermark = self.watermark
-        runs = []
+        runs = []  # (times, entries) released per partition, in partition order
         for key, buf in self.buffers.items():
-            run = []
-            while buf and buf[0][0] <= watermark:
-                ts, offset, item = buf.popleft()
-                run.append((ts, key, offset, item))
-            if run:
-                runs.append(run)
-                self.committable[key] = run[-1][2] + 1
+            if not buf:
+                continue
+            times = self.times[key]
+            if self.in_order:  # sorted times: the released prefix ends at the first time past the watermark
+                cut = bisect_right(times, watermark)
+            else:
+                cut = 0
+                for ts in times:
+                    if ts > watermark:
+                        break
+                    cut += 1
+            if cut:
+                if cut == len(buf):
+                    runs.append((times, buf))
+                    self.buffers[key], self.times[key] = [], []
+                else:
+                    runs.append((times[:cut], buf[:cut]))
+                    del times[:cut], buf[:cut]
+                self.committable[key] = runs[-1][1][-1][1] + 1
         if len(runs) <= 1:
-            merged = runs[0] if runs else []
-        elif self.in_order:  # sorted runs: timsort merges them in C, stable, so ties keep partition order
-            merged = sorted([r for run in runs for r in run], key=_event_time)
-        else:
-            merged = list(heapq.merge(*runs, key=_event_time))
-        self._last = merged
-        return [(key, offset, item) for _, key, offset, item in merged]
+            self._last = (runs[0][1], runs[0][0]) if runs else ([], [])
+            return self._last[0]
+        all_times = [ts for times, _ in runs for ts in times]
+        entries = [entry for _, buf in runs for entry in buf]
+        if self.in_order:  # sorted runs: timsort merges them in C, stable, so ties keep partition order
+            order = sorted(range(len(entries)), key=all_times.__getitem__)
+        else:  # each run in its own order: a stable k-way merge of the runs as they are
+            starts = [0]
+            for times, _ in runs:
+                starts.append(starts[-1] + len(times))
+            order = [i for _, i in heapq.merge(*(zip(times, range(start, start + len(times)))
+                                                 for (times, _), start in zip(runs, starts)), key=_event_time)]
+        self._last = (list(map(entries.__getitem__, order)), list(map(all_times.__getitem__, order)))
+        return self._last[0]
 
     def hold_back(self, start: int, first: Any = None) -> None:
-        """Return the items of the last release from index ``start`` on to the front of their partitions'
+        """Return the entries of the last release from index ``start`` on to the front of their partitions'
         buffers: the consumer could not take them yet. ``first``, if given, replaces the first one's item
         (what is left of it). They are released again, in the same order, and are not committable until then.
 
@@ -126,26 +155,27 @@ class Aligner:
         >>> [item for _, _, item in a.release()]
         ['y']
         """
-        held = self._last[start:]
+        entries, times = self._last
+        held = list(zip(entries[start:], times[start:]))
         if not held:
             return
         if first is not None:
-            ts, key, offset, _ = held[0]
-            held[0] = (ts, key, offset, first)
+            (key, offset, _), ts = held[0]
+            held[0] = ((key, offset, first), ts)
         by_key: dict[Hashable, list] = {}
-        for ts, key, offset, item in held:
-            by_key.setdefault(key, []).append((ts, offset, item))
-        for key, items in by_key.items():
-            buf = self.buffers.get(key)
-            if buf is not None:  # not revoked meanwhile
-                buf.extendleft(reversed(items))
-                self.committable[key] = items[0][1]
-        self._last = self._last[:start]
+        for entry, ts in held:
+            by_key.setdefault(entry[0], []).append((entry, ts))
+        for key, back in by_key.items():
+            if key in self.buffers:  # not revoked meanwhile
+                self.buffers[key][:0] = [entry for entry, _ in back]
+                self.times[key][:0] = [ts for _, ts in back]
+                self.committable[key] = back[0][0][1]
+        self._last = (entries[:start], times[:start])
 
     @property
     def floor(self) -> float:
-        """No item still to be released (buffered, or not read yet from a partition that is in order) is
+        """No entry still to be released (buffered, or not read yet from a partition that is in order) is
         earlier than this; partitions at their end count only with what they have buffered."""
-        heads = [buf[0][0] if buf else self.latest[key]
+        heads = [self.times[key][0] if buf else self.latest[key]
                  for key, buf in self.buffers.items() if buf or not self.at_end[key]]
         return min(heads, default=INF)

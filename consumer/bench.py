@@ -358,9 +358,10 @@ def throughput(samples: list[Sample]) -> Throughput:
         raise BenchError("the consumer counted no events")
     final = samples[-1].events
     growing = [s for s in samples if 0 < s.events < final]
-    if len(growing) >= 2 and growing[-1].t - growing[0].t >= 1.0:
+    if len(growing) >= 2 and growing[-1].t - growing[0].t >= 1.0 and growing[-1].events > growing[0].events:
         a, b = growing[0], growing[-1]
-    else:  # too short a run for an interior window: bound it by the samples around it (an underestimate)
+    else:  # too short a run for an interior window (or one in which a stalled count did not grow, as when the
+        # consumer's core is taken by others): bound it by the samples around it (an underestimate)
         a = next((s for s in reversed(samples) if s.events == 0), samples[0])
         a = Sample(a.t, 0.0, a.cpu)
         b = next(s for s in samples if s.events == final)

@@ -104,7 +104,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("min-block-tweets", 5, "tweets an account needs before it may be blocked (review needs --min-tweets)", int,
            DETECT, _positive, "a positive integer"),
     Option("min-labels", 20, "labels of each class the model needs before it may flag", int, DETECT, _non_negative, "an integer >= 0"),
-    Option("quality-window", 1000, "labels the rolling quality figures and the block decision cover", int, DETECT, _positive, "a positive integer"),
+    Option("quality-window", 5000, "labels the rolling quality figures and the block decision cover", int, DETECT, _positive, "a positive integer"),
     Option("account-ttl", 30 * 86400.0, "seconds of event time after which an idle account is dropped", float, DETECT, _positive, "seconds > 0"),
     Option("label-ttl", 7 * 86400.0, "seconds of event time a label for a never-seen account is kept", float, DETECT, _positive, "seconds > 0"),
     Option("drift-reference", "sliding", "drift reference window: sliding (the rows just before the live window) or "

@@ -179,6 +179,16 @@ def parse_iso_time(text: Any) -> float:
     return _iso_seconds(text)
 
 
+_clock_bound = [0.0]  # the latest event time accepted, as of the last look at the clock
+
+
+def _refresh_clock_bound() -> float:
+    """The latest event time accepted now. A bound read earlier is lower (the clock moves on), so a time
+    within it is within the current one: only a time beyond it needs a fresh look at the clock."""
+    _clock_bound[0] = bound = time.time() + MAX_CLOCK_SKEW_S
+    return bound
+
+
 def _check_time(ts: float, where: str) -> float:
     if not EARLIEST_TS <= ts <= time.time() + MAX_CLOCK_SKEW_S:
         raise DecodeError("bad_time", f"{where} {ts!r} is outside 2006-03-21 .. now+1d")
@@ -262,11 +272,14 @@ def _url_of(entity: Any) -> str | None:
     # the unwound (final) destination tells a spam domain behind a shortener; t.co is the last resort
     if type(entity) is not dict:
         return None
-    for key in ("unwound_url", "expanded_url", "url"):
-        url = entity.get(key)
-        if type(url) is str and url:
-            return url
-    return None
+    url = entity.get("unwound_url")
+    if type(url) is str and url:
+        return url
+    url = entity.get("expanded_url")
+    if type(url) is str and url:
+        return url
+    url = entity.get("url")
+    return url if type(url) is str and url else None
 
 
 def _urls(entities: dict) -> tuple[str, ...]:
@@ -312,30 +325,53 @@ def _content_v11(status: dict, fallback: Any = None) -> tuple[str, dict]:
     return _display(text, body.get("display_text_range")), entities
 
 
-@lru_cache(maxsize=1 << 16)  # an account's created_at comes again with each of its tweets
+_created_cache: dict[str, float | None] = {}
+_tweet_seconds: dict[str, float] = {}  # tweets come in time order: the seconds just seen come again
+
+
 def _account_created(text: str) -> float | None:
-    try:
-        return _v11_seconds(text)
-    except DecodeError:
-        return None
-
-
-def _v11_created(value: Any) -> float | None:
-    """A user's v1.1 ``created_at``; unknown if absent or malformed (it is not what dates the tweet)."""
-    if type(value) is str and len(value) == _V11_LEN:  # the length check bounds the cache's memory
-        return _account_created(value)
-    return None
+    # an account's created_at comes again with each of its tweets: a bounded dict, emptied when full (cheaper
+    # per lookup than an LRU, and a miss costs no more than parsing)
+    ts = _created_cache.get(text, _EMPTY)
+    if ts is _EMPTY:
+        try:
+            ts = _v11_seconds(text)
+        except DecodeError:
+            ts = None
+        if len(_created_cache) >= 1 << 16:
+            _created_cache.clear()
+        _created_cache[text] = ts
+    return ts
 
 
 def _profile_v11(user: dict) -> Profile:
+    # _count, _flag and _string written out: this runs for every v1.1 tweet
     get = user.get
-    return Profile(
-        _count(get("statuses_count")), _count(get("followers_count")), _count(get("friends_count")),
-        _count(get("favourites_count")), _count(get("listed_count")),
-        _flag(get("default_profile")), _flag(get("profile_use_background_image")), _flag(get("verified")),
-        _v11_created(get("created_at")),
-        _string(get("screen_name")), _string(get("name")), _string(get("description")),
-    )
+    v = get("statuses_count")
+    statuses = float(v) if ((t := type(v)) is int or t is float) and v >= 0 else None
+    v = get("followers_count")
+    followers = float(v) if ((t := type(v)) is int or t is float) and v >= 0 else None
+    v = get("friends_count")
+    friends = float(v) if ((t := type(v)) is int or t is float) and v >= 0 else None
+    v = get("favourites_count")
+    favourites = float(v) if ((t := type(v)) is int or t is float) and v >= 0 else None
+    v = get("listed_count")
+    listed = float(v) if ((t := type(v)) is int or t is float) and v >= 0 else None
+    v = get("default_profile")
+    default_profile = (1.0 if v else 0.0) if type(v) is bool else None
+    v = get("profile_use_background_image")
+    background = (1.0 if v else 0.0) if type(v) is bool else None
+    v = get("verified")
+    verified = (1.0 if v else 0.0) if type(v) is bool else None
+    v = get("created_at")
+    created = _account_created(v) if type(v) is str and len(v) == _V11_LEN else None
+    v = get("screen_name")
+    screen_name = v if type(v) is str else None
+    v = get("name")
+    name = v if type(v) is str else None
+    v = get("description")
+    return Profile(statuses, followers, friends, favourites, listed, default_profile, background, verified, created,
+                   screen_name, name, v if type(v) is str else None)
 
 
 def _from_v11(obj: dict) -> Tweet:
@@ -344,25 +380,53 @@ def _from_v11(obj: dict) -> Tweet:
         if user is None:
             raise DecodeError("missing_field", "tweet.user is missing")
         raise DecodeError("bad_type", f"tweet.user must be an object, got {type(user).__name__}")
-    tweet_id = _ident_of(obj, "id_str", "id", "tweet")
-    account_id = _ident_of(user, "id_str", "id", "user")
+    # the common case of _ident_of written out; anything else takes _ident_of's path
+    tweet_id = obj.get("id_str")
+    if type(tweet_id) is not str or not 0 < len(tweet_id) <= MAX_ID_CHARS:
+        tweet_id = _ident_of(obj, "id_str", "id", "tweet")
+    account_id = user.get("id_str")
+    if type(account_id) is not str or not 0 < len(account_id) <= MAX_ID_CHARS:
+        account_id = _ident_of(user, "id_str", "id", "user")
     created = obj.get("created_at")
     if created is None:
         raise DecodeError("missing_field", "tweet.created_at is missing")
-    ts = _check_time(parse_v11_time(created), "tweet.created_at")
+    if type(created) is str and len(created) == _V11_LEN:
+        ts = _tweet_seconds.get(created)
+        if ts is None:
+            ts = _v11_seconds(created)
+            if len(_tweet_seconds) >= 4096:
+                _tweet_seconds.clear()
+            _tweet_seconds[created] = ts
+    else:
+        ts = parse_v11_time(created)  # raises the error the value deserves
+    if not EARLIEST_TS <= ts <= _clock_bound[0] and not EARLIEST_TS <= ts <= _refresh_clock_bound():
+        raise DecodeError("bad_time", f"tweet.created_at {ts!r} is outside 2006-03-21 .. now+1d")
 
     retweeted = obj.get("retweeted_status")
     is_retweet = type(retweeted) is dict
     # a retweet's own text is "RT @author: " and a 140-character cut; what it spreads is the original
     text, entities = _content_v11(retweeted, obj.get("entities")) if is_retweet else _content_v11(obj)
+    items = entities.get("urls")
+    if type(items) is not list or not items:
+        urls = ()
+    elif len(items) == 1:
+        urls = (url,) if (url := _url_of(items[0])) else ()
+    else:
+        urls = tuple([u for u in map(_url_of, items) if u])
+    items = entities.get("user_mentions")
+    mentions = len(items) if type(items) is list else 0
+    items = entities.get("hashtags")
+    hashtags = len(items) if type(items) is list else 0
+    source = obj.get("source")
+    if type(source) is str:
+        source = _client(source) if len(source) <= 512 else _client.__wrapped__(source)
+    else:
+        source = ""
     return Tweet(
-        tweet_id, account_id, ts, text, _urls(entities),
-        len(_list(entities.get("user_mentions"))), len(_list(entities.get("hashtags"))),
-        is_retweet,
+        tweet_id, account_id, ts, text, urls, mentions, hashtags, is_retweet,
         bool(obj.get("in_reply_to_status_id_str") or obj.get("in_reply_to_status_id")),
         not is_retweet and (type(obj.get("quoted_status")) is dict or obj.get("is_quote_status") is True),
-        _source(obj.get("source")),
-        _profile_v11(user),
+        source, _profile_v11(user),
     )
 
 

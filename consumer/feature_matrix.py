@@ -55,8 +55,11 @@ def stack(states: list[array]) -> np.ndarray:
 
 def feature_matrix(states: list[array]) -> np.ndarray:
     """One row of features per state, columns in :data:`~consumer.features.FEATURE_NAMES` order."""
-    S = stack(states)
-    col = S.__getitem__
+    return features_of(stack(states))
+
+
+def features_of(S: np.ndarray) -> np.ndarray:
+    """:func:`feature_matrix` of states already stacked by :func:`stack`."""
     n = S[:, F.N]
     nan = np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -90,6 +93,5 @@ def feature_matrix(states: list[array]) -> np.ndarray:
             np.where(source_bits != 0, _linear_count(source_bits), nan),
             np.where(has_text, S[:, F.LEN_MEAN], nan), np.where(has_text, S[:, F.LEN_M2] / n_text, nan),
         ])
-    del col
     out[n == 0.0] = nan
     return out

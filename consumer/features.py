@@ -188,22 +188,19 @@ def _screen_name_stats(screen_name: str) -> tuple[float, float, float]:
     return float(len(screen_name)), float(sum(map(str.isdigit, screen_name))), screen_name_likelihood(screen_name)
 
 
-def _is_new(state: array, tweet_id: str, ts: float) -> bool:
-    """Admit ``tweet_id`` to the account's window of newest tweets; False if seen, or too old to tell."""
-    tid = _id_hash(tweet_id)
-    if tid in state[ID_RING:ID_RING + ID_RING_SIZE] or ts <= state[ID_HORIZON]:
-        return False
-    times = state[ID_TS:ID_TS + ID_RING_SIZE]
-    oldest = min(times)
-    if ts < oldest:  # older than the whole window: it leaves it at once
-        state[ID_HORIZON] = ts
-    else:
-        i = times.index(oldest)
-        state[ID_RING + i] = tid
-        state[ID_TS + i] = ts
-        if oldest > state[ID_HORIZON]:
-            state[ID_HORIZON] = oldest
-    return True
+_source_bits: dict[str, int] = {}  # client name -> its bit: a few hundred clients post nearly all tweets
+_domain_bits: dict[str, int] = {}  # host -> its bit
+_CACHE_MAX = 4096  # entries a bit cache holds before it is emptied (a hostile stream of new names stays bounded)
+
+
+def _cached_bit(cache: dict[str, int], text: str) -> int:
+    bit = cache.get(text)
+    if bit is None:
+        bit = _bit(text)
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[text] = bit
+    return bit
 
 
 def update(state: array, tweet: Tweet) -> bool:
@@ -215,23 +212,42 @@ def update(state: array, tweet: Tweet) -> bool:
         The account's state, from :func:`new_state`.
     tweet
         A decoded tweet of that account.
+
+    This runs once per event, so it is written for the interpreter: each array access boxes a float, so
+    slots are read once into locals, and helpers are inlined where a call would cost as much as the work.
     """
     ts = tweet.ts
-    if not _is_new(state, tweet.tweet_id, ts):
+    # admit the tweet to the account's window of newest tweets; a duplicate, or one too old to tell, changes nothing
+    tweet_id = tweet.tweet_id
+    if len(tweet_id) <= 20 and tweet_id.isdigit() and tweet_id.isascii() and (tweet_id[0] != "0" or tweet_id == "0"):
+        tid = float(int(tweet_id) % _PRIME_53)
+    else:
+        tid = _id_hash(tweet_id)
+    if ts <= state[ID_HORIZON] or tid in state[ID_RING:ID_RING + ID_RING_SIZE]:
         return False
+    times = state[ID_TS:ID_TS + ID_RING_SIZE]
+    oldest = min(times)
+    if ts < oldest:  # older than the whole window: it leaves it at once
+        state[ID_HORIZON] = ts
+    else:
+        i = times.index(oldest)
+        state[ID_RING + i] = tid
+        state[ID_TS + i] = ts
+        if oldest > state[ID_HORIZON]:
+            state[ID_HORIZON] = oldest
 
     n = state[N] + 1.0
     state[N] = n
-    last = state[LAST_TS]
     if n == 1.0:
         state[FIRST_TS] = state[LAST_TS] = ts
-    elif ts >= last:
+    elif ts >= (last := state[LAST_TS]):
         dt = ts - last
         state[LAST_TS] = ts
         k = state[N_DT] + 1.0  # Welford over the gaps between in-order tweets
         state[N_DT] = k
-        delta = dt - state[DT_MEAN]
-        mean = state[DT_MEAN] = state[DT_MEAN] + delta / k
+        mean = state[DT_MEAN]
+        delta = dt - mean
+        mean = state[DT_MEAN] = mean + delta / k
         state[DT_M2] += delta * (dt - mean)
     elif ts < state[FIRST_TS]:  # a late tweet widens the span, but splits no gap we still know
         state[FIRST_TS] = ts
@@ -244,14 +260,15 @@ def update(state: array, tweet: Tweet) -> bool:
         k = state[N_TEXT] + 1.0
         state[N_TEXT] = k
         length = float(len(text))
-        delta = length - state[LEN_MEAN]
-        mean = state[LEN_MEAN] = state[LEN_MEAN] + delta / k
+        mean = state[LEN_MEAN]
+        delta = length - mean
+        mean = state[LEN_MEAN] = mean + delta / k
         state[LEN_M2] += delta * (length - mean)
-        exact = _stable_hash(text)
+        exact = float(_crc32(text.encode("utf-8", "surrogatepass")))  # _stable_hash
         # near-duplicate key: the purely alphabetic words, so the parts a template varies (links,
         # mentions, numbers, punctuation) drop out; a text without such words compares exactly
-        words = " ".join(filter(str.isalpha, text.lower().split()))
-        near = _stable_hash(words) if words else exact
+        words = " ".join(filter(_isalpha, text.lower().split()))
+        near = float(_crc32(words.encode("utf-8", "surrogatepass"))) if words else exact
         if exact in state[TEXT_RING:TEXT_RING + TEXT_RING_SIZE]:
             state[N_DUP] += 1.0
             state[N_NEAR_DUP] += 1.0
@@ -262,11 +279,12 @@ def update(state: array, tweet: Tweet) -> bool:
         state[NEAR_RING + ring] = near
         state[RING_POS] = (ring + 1) % TEXT_RING_SIZE
 
-    if tweet.urls:
+    urls = tweet.urls
+    if urls:
         state[N_URL] += 1.0
         bits = int(state[DOMAIN_BITS])
-        for url in tweet.urls:
-            bits |= _bit(_domain(url))
+        for url in urls:
+            bits |= _cached_bit(_domain_bits, _HOST.match(url).group(1).lower())  # _bit(_domain(url))
         state[DOMAIN_BITS] = float(bits)
     # most of these are 0 or False: test before touching the array (each access boxes a float)
     if tweet.mentions:
@@ -279,45 +297,54 @@ def update(state: array, tweet: Tweet) -> bool:
         state[N_REPLY] += 1.0
     if tweet.is_quote:
         state[N_QUOTE] += 1.0
-    if tweet.source:
-        state[SOURCE_BITS] = float(int(state[SOURCE_BITS]) | _bit(tweet.source))
+    source = tweet.source
+    if source:
+        bit = _source_bits.get(source)
+        if bit is None:
+            bit = _cached_bit(_source_bits, source)
+        state[SOURCE_BITS] = float(int(state[SOURCE_BITS]) | bit)
 
-    profile = tweet.profile
-    if profile is not None and not ts < state[P_TS]:  # keep the newest user object (NaN compares False)
-        _update_profile(state, profile, ts)
+    p = tweet.profile
+    if p is not None and not ts < state[P_TS]:  # keep the newest user object (NaN compares False)
+        _update_profile(state, p, ts)
     return True
+
+
+_crc32 = zlib.crc32
+_isalpha = str.isalpha
 
 
 def _update_profile(state: array, p, ts: float) -> None:
     # a field the payload lacks keeps its last known value rather than turning unknown
     state[P_TS] = ts
-    if p.statuses is not None:
-        state[P_STATUSES] = p.statuses
-    if p.followers is not None:
-        state[P_FOLLOWERS] = p.followers
-    if p.friends is not None:
-        state[P_FRIENDS] = p.friends
-    if p.favourites is not None:
-        state[P_FAVOURITES] = p.favourites
-    if p.listed is not None:
-        state[P_LISTED] = p.listed
-    if p.default_profile is not None:
-        state[P_DEFAULT] = p.default_profile
-    if p.background_image is not None:
-        state[P_BACKGROUND] = p.background_image
-    if p.verified is not None:
-        state[P_VERIFIED] = p.verified
-    if p.created_at is not None:
-        state[P_CREATED] = p.created_at
-    if p.screen_name is not None:
-        sn = p.screen_name
+    if (v := p.statuses) is not None:
+        state[P_STATUSES] = v
+    if (v := p.followers) is not None:
+        state[P_FOLLOWERS] = v
+    if (v := p.friends) is not None:
+        state[P_FRIENDS] = v
+    if (v := p.favourites) is not None:
+        state[P_FAVOURITES] = v
+    if (v := p.listed) is not None:
+        state[P_LISTED] = v
+    if (v := p.default_profile) is not None:
+        state[P_DEFAULT] = v
+    if (v := p.background_image) is not None:
+        state[P_BACKGROUND] = v
+    if (v := p.verified) is not None:
+        state[P_VERIFIED] = v
+    if (v := p.created_at) is not None:
+        state[P_CREATED] = v
+    sn = p.screen_name
+    if sn is not None:
         if len(sn) <= 64:  # cache only what a screen name can be (15 characters on Twitter)
             state[P_SN_LEN], state[P_SN_DIGITS], state[P_SN_LIKELIHOOD] = _screen_name_stats(sn)
         else:
             state[P_SN_LEN], state[P_SN_DIGITS], state[P_SN_LIKELIHOOD] = _screen_name_stats.__wrapped__(sn)
-    if p.name is not None:
-        state[P_NAME_LEN] = len(p.name)
-        state[P_NAME_DIGITS] = sum(map(str.isdigit, p.name))
+    name = p.name
+    if name is not None:
+        state[P_NAME_LEN] = len(name)
+        state[P_NAME_DIGITS] = sum(map(str.isdigit, name)) if name and not name.isalpha() else 0
     if p.description is not None:
         state[P_DESC_LEN] = len(p.description)
 
