@@ -33,6 +33,7 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import os
 import signal
 import socket
 import sys
@@ -688,15 +689,22 @@ def run(settings) -> int:
     signal.signal(signal.SIGTERM, service.stop)
     signal.signal(signal.SIGINT, service.stop)
     try:
-        return service.run()
+        code = service.run()
     except SnapshotError as e:
         log.error("refusing to start: %s", e)
-        return 3
+        code = 3
     except MissingTopic as e:
         log.error("refusing to start: %s", e)
-        return 2
+        code = 2
     except KafkaException as e:
         log.error("fatal Kafka error: %s", e)
-        return 2
+        code = 2
     finally:
         server.shutdown()
+    if service.abandoned_producers:
+        # a thread still blocked inside librdkafka (see Service._replace_producer) would hold the interpreter's
+        # exit, and tearing its producer down under it could crash: everything is committed, so leave at once
+        log.warning("exiting past %d producer(s) stuck inside librdkafka", len(service.abandoned_producers))
+        logging.shutdown()
+        os._exit(code)
+    return code
