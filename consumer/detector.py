@@ -488,8 +488,9 @@ class Detector:
         return self.model_ready and self.policy.may_block(precision, support)
 
 
-#: Features whose distribution moves as accounts accumulate history, whatever the accounts do:
-#: the entropy of an n-tweet hour histogram grows with n. Drift of these is not watched.
+#: Features whose distribution moves as accounts accumulate history, whatever the accounts do: the hour
+#: entropy is unknown until an account has a day of tweets, so the population's share of known values grows
+#: for days after a start or a restore. Drift of these is not watched.
 HISTORY_BOUND_FEATURES = frozenset({"hour_entropy"})
 
 
