@@ -180,7 +180,8 @@ class Service:
                                 on_revoke=self._on_revoke, on_lost=self._on_lost)
 
     def _new_producer(self) -> Producer:
-        producer_config = {"linger.ms": 5, "message.max.bytes": 16 * 1024 * 1024, "compression.type": "lz4"}
+        producer_config = {"linger.ms": 5, "message.max.bytes": 16 * 1024 * 1024, "compression.type": "lz4",
+                           "queue.buffering.max.messages": 1_000_000}  # a rescan's checkpoint writes every account
         if self.exactly_once:
             producer_config["transactional.id"] = self.instance_id
             producer_config["transaction.timeout.ms"] = 60000  # outlives a short broker outage
@@ -469,7 +470,7 @@ class Service:
         return released
 
     def _emit(self, result, fetched_at: dict) -> None:
-        s, m, produce = self.s, self.metrics, self.producer.produce
+        s, m, produce = self.s, self.metrics, self._produce
         now = time.monotonic()
         for flag in result.flags:
             produce(s.flags_topic, orjson.dumps(flag), flag["account_id"].encode())
@@ -519,6 +520,16 @@ class Service:
             m.block_support.set(q.block_support)
         m.blocking_enabled.set(1 if d.blocking_enabled else 0)
 
+    def _produce(self, topic: str, value, key, **kwargs) -> None:
+        """Produce, waiting while librdkafka's local queue is full (a checkpoint after a rescan writes every
+        account) instead of failing: serving delivery reports empties it."""
+        while True:
+            try:
+                self.producer.produce(topic, value, key, **kwargs)
+                return
+            except BufferError:
+                self.producer.poll(0.05)
+
     def _dead_letter(self, msg, reason: str, message: str) -> None:
         self.metrics.events_invalid.labels(reason).inc()
         headers = [
@@ -530,14 +541,14 @@ class Service:
             ("source.timestamp", str(msg.timestamp()[1]).encode()),
             ("dead_lettered_at", str(int(time.time() * 1000)).encode()),
         ]
-        self.producer.produce(self.s.dlq_topic, msg.value(), msg.key(), headers=headers)
+        self._produce(self.s.dlq_topic, msg.value(), msg.key(), headers=headers)
         self.dlq_log.warn(reason, "dead-lettered %s[%d]@%d: %s: %s", msg.topic(), msg.partition(), msg.offset(),
                           reason, message)
 
     # ------------------------------------------------------------ checkpoint
 
     def _write_changelog(self) -> None:
-        s, d, produce = self.s, self.detector, self.producer.produce
+        s, d, produce = self.s, self.detector, self._produce
         for account_id in d.drain_changed():
             partition = self.partition_of.get(account_id)
             if partition is None:
