@@ -342,14 +342,16 @@ class Detector:
         if not ready:
             return []
         rows = feature_matrix([st for _, st in ready])
-        scores = self.model.score_many(rows, F.FEATURE_NAMES)
+        # computed once for the scores and for the reasons of the flags among them
+        contributions = self.model.contributions(rows, F.FEATURE_NAMES) if self.model.kind == "logreg" else None
+        scores = self.model.score_many(rows, F.FEATURE_NAMES, contributions)
         result.scored += len(ready)
         result.drift.extend(self.drift.observe_scores(rows, scores, at=self.stream_time))
         counts = (self.model.examples_by_class[True], self.model.examples_by_class[False])
         block_at, precision_at_block, support = self.quality.block_evidence
         flags = []
         changed = self.changed
-        for (aid, state), row, score in zip(ready, rows, scores):
+        for i, ((aid, state), row, score) in enumerate(zip(ready, rows, scores)):
             current = int(state[F.ACTION])
             score = float(score)
             # a block is confirmed by a second score after new tweets: not by a rescan that only changed the model
@@ -360,7 +362,8 @@ class Detector:
                                         state[F.N])
             if action != current:
                 state[F.ACTION] = action
-                reasons = self.model.reasons(row, F.FEATURE_NAMES)
+                reasons = self.model.reasons(row, F.FEATURE_NAMES,
+                                             contributions=None if contributions is None else contributions[i])
                 flag = self._flag(aid, state, action, score, reasons, state[F.LAST_TS])
                 if action == BLOCK:
                     flag["threshold"] = block_at  # the calibrated threshold, not the lowest one allowed

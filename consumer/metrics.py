@@ -64,6 +64,10 @@ class Metrics:
         self.score_psi = Gauge("botwatch_score_psi", "Population stability index of the score distribution", registry=r)
         self.last_label_time = Gauge("botwatch_last_label_timestamp_seconds", "Wall-clock time the last label was applied", registry=r)
         self.commits = Counter("botwatch_checkpoints_total", "Transactions committed (flags, dead letters and offsets)", registry=r)
+        self.commit_seconds = Histogram(
+            "botwatch_checkpoint_commit_seconds",
+            "From sending a checkpoint's offsets to its commit's return (the loop goes on meanwhile)",
+            buckets=_LATENCY_BUCKETS, registry=r)
         self.ready = False
 
     def declare_drift_series(self, features) -> None:

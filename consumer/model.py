@@ -118,21 +118,25 @@ class Model:
         contributions[np.isnan(contributions)] = 0.0  # an unknown feature contributes nothing, as in River
         return contributions
 
-    def score_many(self, rows: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-        """P(bot) for each row of ``rows`` (columns in ``names`` order, NaN for unknown)."""
+    def score_many(self, rows: np.ndarray, names: tuple[str, ...], contributions: np.ndarray | None = None) -> np.ndarray:
+        """P(bot) for each row of ``rows`` (columns in ``names`` order, NaN for unknown); a linear model's
+        ``contributions`` of these rows, when the caller has them already."""
         if self.kind == "logreg":
-            logit = self.contributions(rows, names).sum(axis=1) + self._linear_params(names)[-1]
+            if contributions is None:
+                contributions = self.contributions(rows, names)
+            logit = contributions.sum(axis=1) + self._linear_params(names)[-1]
             return 1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0)))
         out = np.empty(len(rows))
         for i, row in enumerate(rows):
             out[i] = self.predict_one({n: float(v) for n, v in zip(names, row) if v == v})
         return out
 
-    def reasons(self, row: np.ndarray, names: tuple[str, ...], top: int = 3) -> list[dict]:
-        """The ``top`` features that pushed this row's score up the most."""
+    def reasons(self, row: np.ndarray, names: tuple[str, ...], top: int = 3,
+                contributions: np.ndarray | None = None) -> list[dict]:
+        """The ``top`` features that pushed this row's score up the most (``contributions``: the row's, if known)."""
         if self.kind != "logreg":
             return []
-        contrib = self.contributions(row[None, :], names)[0]
+        contrib = self.contributions(row[None, :], names)[0] if contributions is None else contributions
         order = np.argsort(-contrib)[:top]
         return [
             {"feature": names[i], "value": round(float(row[i]), 6), "contribution": round(float(contrib[i]), 6)}

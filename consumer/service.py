@@ -15,6 +15,12 @@ this is its commit order, the only one there is:
 3. ``send_offsets_to_transaction`` with the offsets of everything processed;
 4. ``commit_transaction``; then ``begin_transaction`` for what follows.
 
+Steps 3 and 4 wait for the broker (tens of milliseconds), so they run on a
+worker thread while the loop goes on with the next batches
+(:class:`CommitInFlight`); what those batches produce is held and goes into the
+next transaction once the commit has returned. The next checkpoint, a
+rebalance, a model snapshot and shutdown wait for the commit first.
+
 A crash anywhere before step 4 aborts the whole checkpoint: readers with
 ``isolation.level=read_committed`` never see its flags, the changelog holds
 the state as of the previous checkpoint, and the input is consumed again from
@@ -91,6 +97,50 @@ def call_with_deadline(worker: ThreadPoolExecutor, call, seconds: float) -> None
 
 #: Longest wait (seconds) for messages to arrive when none are fetched: the latency a batch may add.
 BATCH_WAIT = 0.02
+#: Training examples after which the model is snapshotted (at the next checkpoint that reads its own back).
+SNAPSHOT_EVERY = 500
+
+
+class CommitFailed(Exception):
+    """``commit_transaction`` raised ``args[0]`` (a KafkaError) after the offsets were sent."""
+
+
+def send_offsets_and_commit(producer: Producer, offsets: list, group) -> None:
+    """Steps 3 and 4 of a checkpoint, in this order; run on the transaction worker.
+
+    A commit is never tried after ``send_offsets_to_transaction`` failed: it would commit the flags without
+    the offsets that say their input was processed.
+    """
+    if offsets:
+        producer.send_offsets_to_transaction(offsets, group, TXN_TIMEOUT)
+    try:
+        producer.commit_transaction(TXN_TIMEOUT)
+    except KafkaException as e:
+        raise CommitFailed(e.args[0]) from None
+
+
+class CommitInFlight:
+    """A transaction commit running on the worker, and the output produced while it runs.
+
+    A transactional producer takes no messages between ``commit_transaction`` and the next
+    ``begin_transaction``, so what the loop produces meanwhile is :meth:`hold`-ed and produced into the next
+    transaction when the commit has returned.
+    """
+
+    def __init__(self, future, deadline: float):
+        self.future, self.deadline = future, deadline
+        self.started = time.monotonic()
+        self.held: list[tuple[str, object, object, dict]] = []
+
+    def hold(self, topic: str, value, key, kwargs: dict) -> None:
+        self.held.append((topic, value, key, kwargs))
+
+    def result(self) -> None:
+        """Wait for the commit (until its deadline); :class:`ProducerStuck` past it."""
+        try:
+            self.future.result(max(self.deadline - time.monotonic(), 0.0))
+        except FutureTimeout:
+            raise ProducerStuck(f"a transaction commit did not return within {TXN_TIMEOUT + 5.0:.0f}s") from None
 
 
 class RateLimitedLog:
@@ -126,6 +176,7 @@ class Service:
         self.stopping = False
         self.uncommitted = False
         self.in_transaction = False
+        self.committing: CommitInFlight | None = None  # the last checkpoint's commit, while it runs
         self.lost = False  # the group session expired: redo the open transaction's work (see _on_lost)
         self.detector = build_detector(settings)
         self.aligner = Aligner()
@@ -251,6 +302,7 @@ class Service:
     def _abort_and_rebuild(self) -> None:
         """Abort the open transaction (retrying while the broker is away) and rebuild the model from its
         snapshot and log; account state is restored per partition by the caller (the recovery module's job)."""
+        self._settle_commit()
         self._retrying(lambda: self.producer.abort_transaction(60), "abort the transaction")
         self.training.close()
         self.detector = build_detector(self.s)
@@ -334,16 +386,20 @@ class Service:
                     m.batch_seconds.observe(time.perf_counter() - started)
                     m.batch_size.observe(len(released))
                     self.uncommitted = True
+                if self.committing is not None and self.committing.future.done():
+                    self._finish_commit()
                 self._apply_backpressure()
-                if (not msgs and not self.waiting and s.exit_when_idle
+                if (not msgs and not self.waiting and s.exit_when_idle and self.metrics.ready
                         and time.monotonic() - self.last_input > s.exit_when_idle):
                     log.info("no input for %.1fs: exiting", s.exit_when_idle)
                     break
                 if self.uncommitted and not self.lost and time.monotonic() - last_checkpoint >= s.checkpoint_interval:
-                    self._checkpoint()
+                    self._checkpoint(wait=False)
                     last_checkpoint = time.monotonic()
             if self.uncommitted and not self.lost:
                 self._checkpoint()
+            else:
+                self._finish_commit()
             self._snapshot(force=True)
         finally:
             self.in_transaction = False  # close() revokes: nothing more may be committed then
@@ -487,7 +543,8 @@ class Service:
             produce(s.training_topic, orjson.dumps(example), example["account_id"].encode(), headers=headers,
                     on_delivery=self.training.on_own_delivery)
         self.examples_since_snapshot += len(result.examples)
-        self.producer.poll(0)
+        if self.committing is None:  # a commit serves the delivery reports itself
+            self.producer.poll(0)
         self._observe(result)
 
     def _observe(self, result) -> None:
@@ -522,7 +579,11 @@ class Service:
 
     def _produce(self, topic: str, value, key, **kwargs) -> None:
         """Produce, waiting while librdkafka's local queue is full (a checkpoint after a rescan writes every
-        account) instead of failing: serving delivery reports empties it."""
+        account) instead of failing: serving delivery reports empties it. While a commit runs, the record is
+        held for the next transaction."""
+        if self.committing is not None:
+            self.committing.hold(topic, value, key, kwargs)
+            return
         while True:
             try:
                 self.producer.produce(topic, value, key, **kwargs)
@@ -573,37 +634,85 @@ class Service:
             produce(s.training_topic, encode_clock_record(owned, self._clock()), CLOCK_RECORD_KEY,
                     headers=[(INCARNATION_HEADER, self.incarnation.encode())])
 
-    def _checkpoint(self) -> None:
-        """Commit changelog, flags, dead letters, training examples and offsets together (see the module doc)."""
+    def _checkpoint(self, wait: bool = True) -> None:
+        """Commit changelog, flags, dead letters, training examples and offsets together (see the module doc).
+
+        With ``wait=False`` the commit runs on while the loop goes on, unless a model snapshot is due: a snapshot
+        must see the model exactly as committed, before the next batch changes it.
+        """
+        if not self._finish_commit():  # one transaction at a time
+            return
         self._write_changelog()
         offsets = [TopicPartition(t, p, off) for (t, p), off in self.aligner.committable.items()]
         if self.exactly_once:
-            try:
-                if offsets:
-                    group = self.consumer.consumer_group_metadata()
-                    self._transactional(lambda: self.producer.send_offsets_to_transaction(offsets, group, TXN_TIMEOUT))
-                self._retrying(lambda: self._transactional(lambda: self.producer.commit_transaction(TXN_TIMEOUT)),
-                               "commit the transaction")
-            except ProducerStuck as e:
-                log.error("%s: replacing the producer and rebuilding state from the last checkpoint", e)
-                self._replace_producer()
-                self._recover()
-                return
-            except KafkaException as e:
-                if not e.args[0].txn_requires_abort():
-                    raise
-                log.warning("transaction must be aborted (%s): rebuilding state from the last checkpoint", e.args[0])
-                self._recover()
-                return
-            self.producer.begin_transaction()
-        else:
-            while self.producer.flush(10):
-                log.warning("output not yet delivered; waiting for the broker before committing offsets")
-            if offsets:
-                self._retrying(lambda: self.consumer.commit(offsets=offsets, asynchronous=False), "commit offsets")
+            group = self.consumer.consumer_group_metadata()
+            future = self.txn_worker.submit(send_offsets_and_commit, self.producer, offsets, group)
+            self.committing = CommitInFlight(future, time.monotonic() + TXN_TIMEOUT + 5.0)
+            self.uncommitted = False
+            if wait or self._snapshot_due():
+                self._finish_commit()
+            return
+        while self.producer.flush(10):
+            log.warning("output not yet delivered; waiting for the broker before committing offsets")
+        if offsets:
+            self._retrying(lambda: self.consumer.commit(offsets=offsets, asynchronous=False), "commit offsets")
         self.metrics.commits.inc()
         self.uncommitted = False
         self._snapshot()
+
+    def _finish_commit(self) -> bool:
+        """Wait for the commit in flight (if any), begin the next transaction and produce what was held for it.
+        False if the commit failed and state was rebuilt from the last committed checkpoint instead."""
+        commit, self.committing = self.committing, None
+        if commit is None:
+            return True
+        try:
+            try:
+                commit.result()
+            except CommitFailed as e:
+                err = e.args[0]
+                if not is_transient(err) or err.txn_requires_abort():
+                    raise KafkaException(err) from None
+                log.warning("could not commit the transaction (%s); retrying", err)
+                self._retrying(lambda: self._transactional(lambda: self.producer.commit_transaction(TXN_TIMEOUT)),
+                               "commit the transaction")
+        except ProducerStuck as e:
+            log.error("%s: replacing the producer and rebuilding state from the last checkpoint", e)
+            self._replace_producer()
+            self._recover()
+            return False
+        except KafkaException as e:
+            if not e.args[0].txn_requires_abort():
+                raise
+            log.warning("transaction must be aborted (%s): rebuilding state from the last checkpoint", e.args[0])
+            self._recover()
+            return False
+        self.metrics.commit_seconds.observe(time.monotonic() - commit.started)
+        self.producer.begin_transaction()
+        for topic, value, key, kwargs in commit.held:
+            self._produce(topic, value, key, **kwargs)
+        self.metrics.commits.inc()
+        if not self.uncommitted:  # the model is exactly what was committed
+            self._snapshot()
+        return True
+
+    def _settle_commit(self) -> None:
+        """Before an abort: let a commit in flight end, whatever its outcome (everything since the last committed
+        checkpoint is redone), and leave a transaction open to abort."""
+        commit, self.committing = self.committing, None
+        if commit is None:
+            return
+        try:
+            commit.result()
+            self.producer.begin_transaction()
+        except (CommitFailed, KafkaException) as e:
+            log.warning("the commit in flight failed (%s); its work is redone", e.args[0])
+        except ProducerStuck as e:
+            log.error("%s: replacing the producer", e)
+            self._replace_producer()
+
+    def _snapshot_due(self) -> bool:
+        return bool(self.s.snapshot_dir) and self.examples_since_snapshot >= SNAPSHOT_EVERY
 
     def _transactional(self, call) -> None:
         """Run a transactional producer call with a deadline librdkafka is not trusted to keep."""
@@ -664,7 +773,7 @@ class Service:
                 delay = min(delay * 2, 10.0)
 
     def _snapshot(self, force: bool = False) -> None:
-        if not self.s.snapshot_dir or (not force and self.examples_since_snapshot < 500):
+        if not self.s.snapshot_dir or (not force and self.examples_since_snapshot < SNAPSHOT_EVERY):
             return
         if force:  # at shutdown: read our own committed examples back so the snapshot is the log's prefix
             deadline = time.monotonic() + 10

@@ -129,13 +129,14 @@ def test_a_block_needs_a_confirming_score_after_new_tweets_and_enough_tweets():
 class HighScores:
     """A stand-in model that is ready and scores every account 0.995."""
 
+    kind = "stub"
     version = "stub-1"
     examples_by_class = {True: 50, False: 50}
 
-    def score_many(self, rows, names):
+    def score_many(self, rows, names, contributions=None):
         return np.full(len(rows), 0.995)
 
-    def reasons(self, row, names):
+    def reasons(self, row, names, contributions=None):
         return []
 
 

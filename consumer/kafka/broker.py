@@ -201,7 +201,7 @@ class LocalBroker:
         props = self._write_properties(free_port(self.host))
         if not (self.dir / "data" / "meta.properties").exists():
             fmt = subprocess.run(
-                [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props)],
+                [java, "-cp", classpath, "kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}", "-c", str(props)],
                 capture_output=True, text=True,
             )
             if fmt.returncode != 0:
@@ -256,6 +256,8 @@ class LocalBroker:
 
 
 def _cluster_id() -> str:
+    """A random cluster id as Kafka writes them. One in 64 begins with "-", so it is passed as ``--cluster-id=``:
+    after a separate ``-t`` the argument parser takes it for an option."""
     import base64
 
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
