@@ -170,15 +170,11 @@ def _id_hash(tweet_id: str) -> float:
     return float(((zlib.crc32(data) << 20) ^ zlib.adler32(data)) & ((1 << 52) - 1))
 
 
-def _near_key(text: str) -> str:
-    """The words a near-duplicate is compared on: the lowercased, purely alphabetic ones.
-
-    Links, mentions, numbers and words with punctuation drop out, so the parts a template varies do;
-    ``""`` if no word is left (the text then compares exactly)."""
-    words = text.lower().split()
-    if "".join(words).isalpha():  # every word is (a plain user's text): no need to test them one by one
-        return " ".join(words)
-    return " ".join([w for w in words if w.isalpha()])  # a comprehension calls isalpha faster than filter
+def _count_digits(text: str) -> int:
+    """``sum(map(str.isdigit, text))``, counted in C when ``text`` is ASCII (its only digits are then 0-9)."""
+    if text.isascii():
+        return len(text) - len(text.encode("ascii").translate(None, b"0123456789"))
+    return sum(map(str.isdigit, text))
 
 
 BITMAP_BITS = 52  # a distinct-count bitmap is held in a double: 52 bits stay exact
@@ -197,14 +193,13 @@ def _domain(url: str) -> str:
 
 @lru_cache(maxsize=1 << 16)  # a screen name is seen again with each of the account's tweets
 def _screen_name_stats(screen_name: str) -> tuple[float, float, float]:
-    return float(len(screen_name)), float(sum(map(str.isdigit, screen_name))), screen_name_likelihood(screen_name)
+    return float(len(screen_name)), float(_count_digits(screen_name)), screen_name_likelihood(screen_name)
 
 
 # Bitmap bits are cached as floats: a state holds its bitmap as a double, and an account's tweets mostly add
 # a bit it has already, which a comparison of doubles tells without converting the bitmap to an int and back.
 _source_bits: dict[str, float] = {}  # client name -> its bit: a few hundred clients post nearly all tweets
 _site_bits: dict[str, float] = {}  # a URL's "scheme://authority" (or the whole URL, if not http) -> its host's bit
-_name_digits: dict[str, int] = {}  # display name -> the digits in it: a name comes again with each tweet
 _CACHE_MAX = 4096  # entries a cache holds before it is emptied (a hostile stream of new names stays bounded)
 
 
@@ -235,17 +230,6 @@ def _url_bit(url: str) -> float:
             _site_bits.clear()
         _site_bits[url] = bit
     return bit
-
-
-def _digits(name: str) -> int:
-    digits = _name_digits.get(name)
-    if digits is None:
-        digits = sum(map(str.isdigit, name))
-        if len(name) <= 64:  # cache only what a display name can be (50 characters on Twitter)
-            if len(_name_digits) >= _CACHE_MAX:
-                _name_digits.clear()
-            _name_digits[name] = digits
-    return digits
 
 
 # Rings read as tuples (struct.unpack_from reads the array's buffer): an array slice costs an allocation
@@ -322,7 +306,9 @@ def update(state: array, tweet: Tweet) -> bool:
         mean = state[LEN_MEAN] = mean + delta / k
         state[LEN_M2] += delta * (length - mean)
         exact = float(_crc32(text.encode("utf-8", "surrogatepass")))  # _stable_hash
-        words = _near_key(text)
+        # near-duplicate key: the purely alphabetic words, so the parts a template varies (links,
+        # mentions, numbers, punctuation) drop out; a text without such words compares exactly
+        words = " ".join(filter(_isalpha, text.lower().split()))
         near = float(_crc32(words.encode("utf-8", "surrogatepass"))) if words else exact
         if exact in _texts_of(state, _TEXT_RING_AT):
             state[N_DUP] += 1.0
@@ -373,6 +359,7 @@ def update(state: array, tweet: Tweet) -> bool:
 
 
 _crc32 = zlib.crc32
+_isalpha = str.isalpha
 
 
 def _update_profile(state: array, p, ts: float) -> None:
@@ -392,7 +379,7 @@ def _update_profile(state: array, p, ts: float) -> None:
         sn_len, sn_digits, sn_likelihood = _screen_name_stats(sn)
         _write_profile(state, _P_TS_AT, ts, statuses, followers, friends, favourites, listed, default, background,
                        verified, created, sn_len, sn_digits, len(name),
-                       _digits(name) if name and not name.isalpha() else 0, len(description), sn_likelihood)
+                       _count_digits(name) if name and not name.isalpha() else 0, len(description), sn_likelihood)
         return
     state[P_TS] = ts
     for slot, v in zip(range(P_STATUSES, P_CREATED + 1),
@@ -406,7 +393,7 @@ def _update_profile(state: array, p, ts: float) -> None:
             state[P_SN_LEN], state[P_SN_DIGITS], state[P_SN_LIKELIHOOD] = _screen_name_stats.__wrapped__(sn)
     if name is not None:
         state[P_NAME_LEN] = len(name)
-        state[P_NAME_DIGITS] = _digits(name) if name and not name.isalpha() else 0
+        state[P_NAME_DIGITS] = _count_digits(name) if name and not name.isalpha() else 0
     if description is not None:
         state[P_DESC_LEN] = len(description)
 

@@ -525,5 +525,5 @@ def test_the_caches_stay_bounded_and_change_nothing():
                     source=f"client {k}", profile=Profile(name=f"name {k}", screen_name=f"sn{k}"))
               for k in range(3 * F._CACHE_MAX)]
     assert_same_as_reference(tweets)
-    for cache in (F._source_bits, F._site_bits, F._name_digits):
+    for cache in (F._source_bits, F._site_bits):
         assert len(cache) <= F._CACHE_MAX
