@@ -21,12 +21,19 @@ from consumer.features import (
     P_LISTED, P_NAME_DIGITS, P_NAME_LEN, P_SN_DIGITS, P_SN_LEN, P_SN_LIKELIHOOD, P_STATUSES, P_TS,
     P_VERIFIED, RING_POS, SOURCE_BITS, TEXT_RING, TEXT_RING_SIZE,
 )
-from consumer.namelikelihood import screen_name_likelihood
+from consumer.namelikelihood import _END, _FLOOR, _LOGP, _START
 
 _HOUR_SHIFT = float(1 << 26)
 _HOUR_ADD = (1.0, _HOUR_SHIFT)
 _HOUR_CAP = float((1 << 26) - 1)
-BITMAP_BITS = 52
+
+
+def screen_name_likelihood(screen_name: str) -> float:  # consumer.namelikelihood's, as it was
+    padded = _START + screen_name.lower() + _END
+    total = 0.0
+    for a, b in zip(padded, padded[1:]):
+        total += _LOGP.get(a + b, _FLOOR)
+    return total / (len(padded) - 1)
 
 
 # host of a URL, with or without a scheme; userinfo, port and "www." left out
