@@ -21,11 +21,21 @@ Measured:
 * decode rates on one core, per input format (the generator's tweets, and
   the full v1.1 payloads of ``tests/fixtures``), and the decode + update rate.
 
+``--stream FILE`` measures instead, side by side in one run, the CPU time per
+tweet of :func:`consumer.features.update` and of the frozen copy of it from
+before it was tuned (``tests/features_reference.py``), over the first
+``--tweets`` tweets of a stream cached by ``botwatch bench`` (decoded first,
+one state per account as the detector keeps them, the garbage collector tuned
+as the service tunes it). The two run in turn, ``--repeat`` times each, on
+fresh states; the best and the median run are printed, and the two runs'
+final states are checked to be byte for byte the same.
+
 Run::
 
     .venv/bin/python benchmarks/features.py                 # 1,000,000 accounts, a table
     .venv/bin/python benchmarks/features.py --json
     .venv/bin/python benchmarks/features.py --accounts 100000 --baseline-accounts 20000
+    .venv/bin/python benchmarks/features.py --stream /tmp/botwatch-bench/stream-500000-140000-seed1-v1-9c501616.bin
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ import gc
 import os
 import platform
 import random
+import statistics
 import sys
 import time
 import tracemalloc
@@ -249,6 +260,86 @@ def decode_rate(messages: list[bytes], repeat: int = 3) -> float:
     return len(messages) / best
 
 
+def stream_tweets(path: Path, n: int) -> list[Tweet]:
+    """The first ``n`` tweets of a stream cached by ``botwatch bench``, decoded."""
+    from consumer.bench import read_stream
+
+    tweets = []
+    for record in read_stream(path):
+        if record.topic == "tweets":
+            tweets.append(decode_tweets(record.value)[0])
+            if len(tweets) == n:
+                break
+    return tweets
+
+
+def fold_in_turn(tweets: list[Tweet], updates: dict, chunk: int = 2000) -> tuple[dict, dict]:
+    """Fold ``tweets`` into fresh per-account states the way the detector does, once with each update, taking
+    turns every ``chunk`` tweets (so that a change in the machine's load weighs on both alike). The CPU seconds
+    of each update on each chunk, and each update's states."""
+    seconds: dict[str, list[float]] = {name: [] for name in updates}
+    states: dict[str, dict] = {name: {} for name in updates}
+    order = list(updates.items())
+    for k, start in enumerate(range(0, len(tweets), chunk)):
+        part = tweets[start:start + chunk]
+        for name, update in order if k % 2 == 0 else order[::-1]:  # alternate who goes first
+            accounts = states[name]
+            get, new = accounts.get, F.new_state
+            started = time.process_time()
+            for t in part:
+                state = get(t.account_id)
+                if state is None:
+                    state = accounts[t.account_id] = new()
+                update(state, t)
+            seconds[name].append(time.process_time() - started)
+    return seconds, states
+
+
+def compare_with_reference(path: Path, n: int, repeat: int, json_out: bool, gc_mode: str = "service") -> int:
+    """``--stream``: microseconds per tweet of the update and of its frozen reference, in turn on the same tweets.
+
+    The best figure sums each chunk's least CPU time over the runs (what the update costs with the least
+    interference from the rest of the machine); the median is that of the runs' totals."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import features_reference
+
+    from consumer.service import tune_gc
+
+    tweets = stream_tweets(path, n)
+    tune_gc()
+    if gc_mode == "off":
+        gc.disable()
+    updates = {"reference": features_reference.update, "update": F.update}
+    runs: dict[str, list[list[float]]] = {name: [] for name in updates}
+    for _ in range(repeat):
+        seconds, states = fold_in_turn(tweets, updates)
+        for name in updates:
+            runs[name].append(seconds[name])
+        ours, theirs = states["update"], states["reference"]
+        if ours.keys() != theirs.keys() or any(a.tobytes() != ours[key].tobytes() for key, a in theirs.items()):
+            print("the update's states differ from the reference's", file=sys.stderr)
+            return 1
+        del seconds, states, ours, theirs
+    us = 1e6 / len(tweets)
+    best = {name: sum(map(min, zip(*chunks))) * us for name, chunks in runs.items()}
+    median = {name: statistics.median(map(sum, chunks)) * us for name, chunks in runs.items()}
+    result = {"python": platform.python_version(), "stream": str(path), "tweets": len(tweets), "repeat": repeat,
+              "gc": gc_mode,
+              **{f"{name}_us_per_tweet_best": v for name, v in best.items()},
+              **{f"{name}_us_per_tweet_median": v for name, v in median.items()}}
+    if json_out:
+        print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    print(f"features.update over the first {len(tweets):,} tweets of {path.name} "
+          f"(Python {result['python']}, CPU time, {repeat} runs each, gc {gc_mode}, states identical)")
+    print(f"{'':24}{'best':>10}{'median':>10}  us/tweet")
+    for name in runs:
+        print(f"{name:24}{result[name + '_us_per_tweet_best']:>10.2f}{result[name + '_us_per_tweet_median']:>10.2f}")
+    ratio = result["reference_us_per_tweet_best"] / result["update_us_per_tweet_best"]
+    print(f"{'speed-up (best)':24}{ratio:>10.2f}x")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--accounts", type=int, default=1_000_000, help="accounts tracked by botwatch's state")
@@ -256,7 +347,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="accounts tracked by the baseline (its memory does not allow a million on a small machine)")
     p.add_argument("--updates", type=int, default=1_000_000, help="feature updates timed for the rate")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--stream", type=Path, help="instead: time the update beside its frozen reference on this "
+                   "stream cached by botwatch bench")
+    p.add_argument("--tweets", type=int, default=100_000, help="with --stream: the first tweets taken")
+    p.add_argument("--repeat", type=int, default=7, help="with --stream: runs of each update")
+    p.add_argument("--gc", choices=("service", "off"), default="service",
+                   help="with --stream: the collector tuned as the service tunes it, or off")
     args = p.parse_args(argv)
+    if args.stream:
+        return compare_with_reference(args.stream, args.tweets, args.repeat, args.json, args.gc)
     log = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
 
     log("generating and decoding sample tweets ...")

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 import zlib
 from array import array
 from functools import lru_cache
@@ -169,6 +170,13 @@ def _id_hash(tweet_id: str) -> float:
     return float(((zlib.crc32(data) << 20) ^ zlib.adler32(data)) & ((1 << 52) - 1))
 
 
+def _count_digits(text: str) -> int:
+    """``sum(map(str.isdigit, text))``, counted in C when ``text`` is ASCII (its only digits are then 0-9)."""
+    if text.isascii():
+        return len(text) - len(text.encode("ascii").translate(None, b"0123456789"))
+    return sum(map(str.isdigit, text))
+
+
 BITMAP_BITS = 52  # a distinct-count bitmap is held in a double: 52 bits stay exact
 
 
@@ -185,22 +193,54 @@ def _domain(url: str) -> str:
 
 @lru_cache(maxsize=1 << 16)  # a screen name is seen again with each of the account's tweets
 def _screen_name_stats(screen_name: str) -> tuple[float, float, float]:
-    return float(len(screen_name)), float(sum(map(str.isdigit, screen_name))), screen_name_likelihood(screen_name)
+    return float(len(screen_name)), float(_count_digits(screen_name)), screen_name_likelihood(screen_name)
 
 
-_source_bits: dict[str, int] = {}  # client name -> its bit: a few hundred clients post nearly all tweets
-_domain_bits: dict[str, int] = {}  # host -> its bit
-_CACHE_MAX = 4096  # entries a bit cache holds before it is emptied (a hostile stream of new names stays bounded)
+# Bitmap bits are cached as floats: a state holds its bitmap as a double, and an account's tweets mostly add
+# a bit it has already, which a comparison of doubles tells without converting the bitmap to an int and back.
+_source_bits: dict[str, float] = {}  # client name -> its bit: a few hundred clients post nearly all tweets
+_site_bits: dict[str, float] = {}  # a URL's "scheme://authority" (or the whole URL, if not http) -> its host's bit
+_CACHE_MAX = 4096  # entries a cache holds before it is emptied (a hostile stream of new names stays bounded)
 
 
-def _cached_bit(cache: dict[str, int], text: str) -> int:
+def _cached_bit(cache: dict[str, float], text: str) -> float:
     bit = cache.get(text)
     if bit is None:
-        bit = _bit(text)
+        bit = float(_bit(text))
         if len(cache) >= _CACHE_MAX:
             cache.clear()
         cache[text] = bit
     return bit
+
+
+def _url_bit(url: str) -> float:
+    """The bit of the URL's host, ``_bit(_domain(url))``, cached by the URL's part up to its path.
+
+    Hosts repeat but URLs rarely do; the regex costs more than the cache lookup. For an ``http://`` or
+    ``https://`` URL the host lies before the first "/" after the scheme's "//", and :data:`_HOST` finds the
+    same host in that part as in the whole URL (each of its parts stops at a "/" or at the end alike)."""
+    if url.startswith(("https://", "http://")):
+        end = url.find("/", 8)
+        if end >= 0:
+            url = url[:end]
+    bit = _site_bits.get(url)
+    if bit is None:
+        bit = float(_bit(_HOST.match(url).group(1).lower()))
+        if len(_site_bits) >= _CACHE_MAX:
+            _site_bits.clear()
+        _site_bits[url] = bit
+    return bit
+
+
+# Rings read as tuples (struct.unpack_from reads the array's buffer): an array slice costs an allocation
+# and boxes a float per item compared, a tuple is allocated from a free list and compared without boxing.
+_ids_of = struct.Struct(f"{ID_RING_SIZE}d").unpack_from
+_texts_of = struct.Struct(f"{TEXT_RING_SIZE}d").unpack_from
+_ID_RING_AT, _ID_TS_AT, _TEXT_RING_AT, _NEAR_RING_AT = (8 * slot for slot in (ID_RING, ID_TS, TEXT_RING, NEAR_RING))
+# the profile's 16 slots P_TS .. P_SN_LIKELIHOOD in the layout's order, written at once from a whole user object
+assert P_SN_LIKELIHOOD - P_TS == 15
+_write_profile = struct.Struct(f"{P_SN_LIKELIHOOD + 1 - P_TS}d").pack_into
+_P_TS_AT = 8 * P_TS
 
 
 def update(state: array, tweet: Tweet) -> bool:
@@ -214,18 +254,19 @@ def update(state: array, tweet: Tweet) -> bool:
         A decoded tweet of that account.
 
     This runs once per event, so it is written for the interpreter: each array access boxes a float, so
-    slots are read once into locals, and helpers are inlined where a call would cost as much as the work.
+    slots are read once into locals, rings are read as tuples, and helpers are inlined where a call would
+    cost as much as the work.
     """
     ts = tweet.ts
     # admit the tweet to the account's window of newest tweets; a duplicate, or one too old to tell, changes nothing
     tweet_id = tweet.tweet_id
-    if len(tweet_id) <= 20 and tweet_id.isdigit() and tweet_id.isascii() and (tweet_id[0] != "0" or tweet_id == "0"):
+    if len(tweet_id) <= 20 and tweet_id.isascii() and tweet_id.isdigit() and (tweet_id[0] != "0" or tweet_id == "0"):
         tid = float(int(tweet_id) % _PRIME_53)
     else:
         tid = _id_hash(tweet_id)
-    if ts <= state[ID_HORIZON] or tid in state[ID_RING:ID_RING + ID_RING_SIZE]:
+    if ts <= state[ID_HORIZON] or tid in _ids_of(state, _ID_RING_AT):
         return False
-    times = state[ID_TS:ID_TS + ID_RING_SIZE]
+    times = _ids_of(state, _ID_TS_AT)
     oldest = min(times)
     if ts < oldest:  # older than the whole window: it leaves it at once
         state[ID_HORIZON] = ts
@@ -269,10 +310,10 @@ def update(state: array, tweet: Tweet) -> bool:
         # mentions, numbers, punctuation) drop out; a text without such words compares exactly
         words = " ".join(filter(_isalpha, text.lower().split()))
         near = float(_crc32(words.encode("utf-8", "surrogatepass"))) if words else exact
-        if exact in state[TEXT_RING:TEXT_RING + TEXT_RING_SIZE]:
+        if exact in _texts_of(state, _TEXT_RING_AT):
             state[N_DUP] += 1.0
             state[N_NEAR_DUP] += 1.0
-        elif near in state[NEAR_RING:NEAR_RING + TEXT_RING_SIZE]:
+        elif near in _texts_of(state, _NEAR_RING_AT):
             state[N_NEAR_DUP] += 1.0
         ring = int(state[RING_POS])
         state[TEXT_RING + ring] = exact
@@ -282,10 +323,16 @@ def update(state: array, tweet: Tweet) -> bool:
     urls = tweet.urls
     if urls:
         state[N_URL] += 1.0
-        bits = int(state[DOMAIN_BITS])
-        for url in urls:
-            bits |= _cached_bit(_domain_bits, _HOST.match(url).group(1).lower())  # _bit(_domain(url))
-        state[DOMAIN_BITS] = float(bits)
+        old = state[DOMAIN_BITS]
+        if len(urls) == 1:
+            bit = _url_bit(urls[0])
+            if bit != old:  # else the account's only domain so far is this one
+                state[DOMAIN_BITS] = float(int(old) | int(bit))
+        else:
+            bits = int(old)
+            for url in urls:
+                bits |= int(_url_bit(url))
+            state[DOMAIN_BITS] = float(bits)
     # most of these are 0 or False: test before touching the array (each access boxes a float)
     if tweet.mentions:
         state[N_MENTION] += tweet.mentions
@@ -302,7 +349,8 @@ def update(state: array, tweet: Tweet) -> bool:
         bit = _source_bits.get(source)
         if bit is None:
             bit = _cached_bit(_source_bits, source)
-        state[SOURCE_BITS] = float(int(state[SOURCE_BITS]) | bit)
+        if bit != (old := state[SOURCE_BITS]):  # else the account's only client so far is this one
+            state[SOURCE_BITS] = float(int(old) | int(bit))
 
     p = tweet.profile
     if p is not None and not ts < state[P_TS]:  # keep the newest user object (NaN compares False)
@@ -316,37 +364,38 @@ _isalpha = str.isalpha
 
 def _update_profile(state: array, p, ts: float) -> None:
     # a field the payload lacks keeps its last known value rather than turning unknown
+    statuses, followers, friends, favourites, listed = p.statuses, p.followers, p.friends, p.favourites, p.listed
+    default, background, verified, created = p.default_profile, p.background_image, p.verified, p.created_at
+    sn, name, description = p.screen_name, p.name, p.description
+    if (statuses is not None and followers is not None and friends is not None and favourites is not None
+            and listed is not None and verified is not None and created is not None and sn is not None
+            and len(sn) <= 64 and name is not None and description is not None):
+        # a whole user object (v2's lacks the theme flags): every slot in one write, a lacking flag rewritten
+        # as it was (a double read out and written back keeps its bits, NaN's included)
+        if default is None:
+            default = state[P_DEFAULT]
+        if background is None:
+            background = state[P_BACKGROUND]
+        sn_len, sn_digits, sn_likelihood = _screen_name_stats(sn)
+        _write_profile(state, _P_TS_AT, ts, statuses, followers, friends, favourites, listed, default, background,
+                       verified, created, sn_len, sn_digits, len(name),
+                       _count_digits(name) if name and not name.isalpha() else 0, len(description), sn_likelihood)
+        return
     state[P_TS] = ts
-    if (v := p.statuses) is not None:
-        state[P_STATUSES] = v
-    if (v := p.followers) is not None:
-        state[P_FOLLOWERS] = v
-    if (v := p.friends) is not None:
-        state[P_FRIENDS] = v
-    if (v := p.favourites) is not None:
-        state[P_FAVOURITES] = v
-    if (v := p.listed) is not None:
-        state[P_LISTED] = v
-    if (v := p.default_profile) is not None:
-        state[P_DEFAULT] = v
-    if (v := p.background_image) is not None:
-        state[P_BACKGROUND] = v
-    if (v := p.verified) is not None:
-        state[P_VERIFIED] = v
-    if (v := p.created_at) is not None:
-        state[P_CREATED] = v
-    sn = p.screen_name
+    for slot, v in zip(range(P_STATUSES, P_CREATED + 1),
+                       (statuses, followers, friends, favourites, listed, default, background, verified, created)):
+        if v is not None:
+            state[slot] = v
     if sn is not None:
         if len(sn) <= 64:  # cache only what a screen name can be (15 characters on Twitter)
             state[P_SN_LEN], state[P_SN_DIGITS], state[P_SN_LIKELIHOOD] = _screen_name_stats(sn)
         else:
             state[P_SN_LEN], state[P_SN_DIGITS], state[P_SN_LIKELIHOOD] = _screen_name_stats.__wrapped__(sn)
-    name = p.name
     if name is not None:
         state[P_NAME_LEN] = len(name)
-        state[P_NAME_DIGITS] = sum(map(str.isdigit, name)) if name and not name.isalpha() else 0
-    if p.description is not None:
-        state[P_DESC_LEN] = len(p.description)
+        state[P_NAME_DIGITS] = _count_digits(name) if name and not name.isalpha() else 0
+    if description is not None:
+        state[P_DESC_LEN] = len(description)
 
 
 # ------------------------------------------------------------ the feature row

@@ -65,12 +65,17 @@ def _train() -> dict[str, float]:
 
 _LOGP = _train()
 _FLOOR = min(_LOGP.values())
+# _LOGP by first, then second character: a name's characters are looked up as they are (one-character
+# strings are shared, their hashes kept), where a bigram key would be a new string, hashed anew, per bigram
+_ROWS = {a: {b: _LOGP[a + b] for b in _ALPHABET + _START + _END} for a in _ALPHABET + _START + _END}
+_NO_ROW: dict[str, float] = {}
 
 
 def screen_name_likelihood(screen_name: str) -> float:
     """Mean log-probability per character bigram of ``screen_name`` (higher: more name-like)."""
     padded = _START + screen_name.lower() + _END
     total = 0.0
+    rows, floor = _ROWS, _FLOOR
     for a, b in zip(padded, padded[1:]):
-        total += _LOGP.get(a + b, _FLOOR)
+        total += rows.get(a, _NO_ROW).get(b, floor)  # _LOGP.get(a + b, _FLOOR)
     return total / (len(padded) - 1)
