@@ -67,6 +67,8 @@ log = logging.getLogger("botwatch.consume")
 #: cached went away, as in a broker restart (librdkafka issues 5456 and 5511). The call cannot be
 #: cancelled, so a producer stuck in it is replaced (see :meth:`Service._transactional`).
 TXN_TIMEOUT = 30.0
+#: How long the watchdog waits for a transactional call: librdkafka's own timeout and a grace period.
+TXN_DEADLINE = TXN_TIMEOUT + 5.0
 
 
 class MissingTopic(Exception):
@@ -127,8 +129,8 @@ class CommitInFlight:
     transaction when the commit has returned.
     """
 
-    def __init__(self, future, deadline: float):
-        self.future, self.deadline = future, deadline
+    def __init__(self, future, seconds: float):
+        self.future, self.seconds = future, seconds
         self.started = time.monotonic()
         self.held: list[tuple[str, object, object, dict]] = []
 
@@ -136,11 +138,11 @@ class CommitInFlight:
         self.held.append((topic, value, key, kwargs))
 
     def result(self) -> None:
-        """Wait for the commit (until its deadline); :class:`ProducerStuck` past it."""
+        """Wait for the commit until ``seconds`` after it started; :class:`ProducerStuck` past that."""
         try:
-            self.future.result(max(self.deadline - time.monotonic(), 0.0))
+            self.future.result(max(self.started + self.seconds - time.monotonic(), 0.0))
         except FutureTimeout:
-            raise ProducerStuck(f"a transaction commit did not return within {TXN_TIMEOUT + 5.0:.0f}s") from None
+            raise ProducerStuck(f"a transaction commit did not return within {self.seconds:.0f}s") from None
 
 
 class RateLimitedLog:
@@ -647,7 +649,7 @@ class Service:
         if self.exactly_once:
             group = self.consumer.consumer_group_metadata()
             future = self.txn_worker.submit(send_offsets_and_commit, self.producer, offsets, group)
-            self.committing = CommitInFlight(future, time.monotonic() + TXN_TIMEOUT + 5.0)
+            self.committing = CommitInFlight(future, TXN_DEADLINE)
             self.uncommitted = False
             if wait or self._snapshot_due():
                 self._finish_commit()
@@ -716,7 +718,7 @@ class Service:
 
     def _transactional(self, call) -> None:
         """Run a transactional producer call with a deadline librdkafka is not trusted to keep."""
-        call_with_deadline(self.txn_worker, call, TXN_TIMEOUT + 5.0)
+        call_with_deadline(self.txn_worker, call, TXN_DEADLINE)
 
     def _replace_consumer(self) -> None:
         """A new consumer under the same static identity; what the old one fetched and did not commit is
