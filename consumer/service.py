@@ -472,11 +472,12 @@ class Service:
     def _process(self, released, caught_up: bool) -> None:
         s, m, detector, partition_of = self.s, self.metrics, self.detector, self.partition_of
         events = []
-        for _, _, item in released:
-            if isinstance(item, Label):
+        for _, _, item in released:  # an item is a Label, (tweets, fetched at) or (DecodeError, message)
+            if type(item) is tuple:
+                if type(item[0]) is list:
+                    events += item[0]
+            else:
                 events.append(item)
-            elif not isinstance(item[0], DecodeError):
-                events.extend(item[0])
         result = detector.process(events)
         self.waiting = result.processed < len(events)
         if self.waiting:  # stopped at the horizon: the rest goes back to the aligner
@@ -493,10 +494,10 @@ class Service:
         fetched_at = {}
         n_tweet_msgs = n_label_msgs = 0
         for (topic, partition), _, item in released:
-            if isinstance(item, Label):
+            if type(item) is not tuple:
                 n_label_msgs += 1
                 self.label_partition[id(item)] = partition
-            elif isinstance(item[0], DecodeError):
+            elif type(item[0]) is not list:
                 n_tweet_msgs += topic == s.tweets_topic
                 n_label_msgs += topic != s.tweets_topic
                 self._dead_letter(item[1], item[0].reason, str(item[0]))
@@ -612,15 +613,17 @@ class Service:
 
     def _write_changelog(self) -> None:
         s, d, produce = self.s, self.detector, self._produce
+        # one record per account changed since the last checkpoint, about one per tweet: names bound once
+        state_topic, partition_of, accounts, waits_until = s.state_topic, self.partition_of, d.accounts, d.waits_until
         for account_id in d.drain_changed():
-            partition = self.partition_of.get(account_id)
+            partition = partition_of.get(account_id)
             if partition is None:
                 continue
-            state = d.accounts.get(account_id)
-            value = None if state is None else encode_account(state, d.waits_until(account_id))
-            produce(s.state_topic, value, account_id.encode(), partition=partition)
+            state = accounts.get(account_id)
+            value = None if state is None else encode_account(state, waits_until(account_id))
+            produce(state_topic, value, account_id.encode(), partition=partition)
             if state is None:
-                del self.partition_of[account_id]
+                del partition_of[account_id]
         pending_by_partition: dict[int, list[tuple[float, Label]]] = {}
         for at, label in d.pending_labels():
             pending_by_partition.setdefault(self.label_partition.get(id(label), -1), []).append((at, label))
