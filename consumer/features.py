@@ -408,9 +408,10 @@ def _update_profile(state: array, p, ts: float) -> None:
         state[P_DESC_LEN] = len(description)
 
 
-def _bind_compiled():
+def _bind_compiled(python_update=update_python):
     """``consumer._features.update`` bound to this module's helpers, or None where it is not built or was
-    built for another state layout (then :func:`update_python` is the update, and ``COMPILED`` says so)."""
+    built for another state layout (then :func:`update_python` is the update, and ``COMPILED`` says so).
+    ``python_update`` is what it hands the tweets it declines (the tests bind a spy for a while)."""
     try:
         from consumer import _features
     except ImportError:
@@ -419,7 +420,7 @@ def _bind_compiled():
     if layout != _features.LAYOUT:
         return None
     name_model = (namelikelihood._ROWS, namelikelihood._FLOOR, namelikelihood._START, namelikelihood._END)
-    _features.bind(update_python, _screen_name_stats, name_model, _url_bit, Tweet, Profile, array)
+    _features.bind(python_update, _screen_name_stats, name_model, _url_bit, Tweet, Profile, array)
     return _features.update
 
 
