@@ -73,8 +73,9 @@ static PyObject *key_index; /* {key text: its index in keys} */
 
 /* Set when a lookup raised, which only a contrived key can make it do (one of another type whose hash
  * is a key's and whose __eq__ raises): the lookup reads as absent, its error is cleared at once, so
- * no Python code runs with it set, and tweet_v11 declines. Reset by each tweet_v11 (the GIL is held). */
-static int lookup_failed;
+ * no Python code runs with it set, and tweet_v11 declines. Reset by each tweet_v11; one per thread,
+ * since a callback into Python may let another thread decode meanwhile. */
+static _Thread_local int lookup_failed;
 
 static inline PyObject *
 get(PyObject *dict, PyObject *key) /* borrowed, NULL when absent */
@@ -344,7 +345,7 @@ display(PyObject *text, PyObject *range)
     Py_ssize_t start, end;
     if (((start = PyLong_AsSsize_t(PyList_GET_ITEM(range, 0))) == -1 && PyErr_Occurred())
         || ((end = PyLong_AsSsize_t(PyList_GET_ITEM(range, 1))) == -1 && PyErr_Occurred())) {
-        /* an index past 64 bits: declined rather than reasoned about */
+        /* an index outside a Py_ssize_t: declined rather than reasoned about */
         Py_DECREF(text);
         return NULL;
     }

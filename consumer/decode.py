@@ -20,11 +20,12 @@ instead of silently skewing features.
 
 The common v1.1 tweet is decoded by a C walk of the orjson dict,
 ``consumer._decode.tweet_v11`` (``consumer/_decode.c``), built by ``pip install
--e .``; it takes the tweet's time per message from ~17 to ~5 us. The Python path
-(:func:`_from_v11`) is the definition: the C returns exactly the tweet the Python
-path returns, or declines (None), and then the Python path decodes the message
-as if the C were not there, tweet or :class:`DecodeError` alike. It declines
-anything that takes one of the Python path's rarer branches:
+-e .``; it halves decode_tweets' time for such a tweet (``benchmarks/decode.py``
+times both). The Python path (:func:`_from_v11`) is the definition: the C
+returns exactly the tweet the Python path returns, or declines (None), and then
+the Python path decodes the message as if the C were not there, tweet or
+:class:`DecodeError` alike. It declines anything that takes one of the Python
+path's rarer branches:
 
 * the compact and v2 shapes, and objects without a ``user`` object;
 * ids that are not ``id_str`` text of 1..MAX_ID_CHARS characters (integer ids);
@@ -33,7 +34,8 @@ anything that takes one of the Python path's rarer branches:
   refreshes, so the first tweet after start-up is always declined); a user's
   ``created_at`` of 30 characters that is not a valid time;
 * counts that are integers past a float's range, a ``display_text_range``
-  index past 64 bits, a ``source`` longer than 512 characters.
+  index outside a signed 64-bit integer, a ``source`` longer than 512
+  characters (past the client-name cache).
 
 Text with ``&`` is unescaped by :func:`_unescape` and the client name comes from
 :func:`_client`, both called from the C. Where the module is not built,
