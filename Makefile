@@ -8,7 +8,9 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test venv clean
 
-$(STAMP): pyproject.toml
+# setup.py and the C sources as well: pip install -e compiles the extensions into consumer/, so a change to
+# them needs the install again
+$(STAMP): pyproject.toml setup.py $(wildcard consumer/*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
@@ -25,4 +27,4 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) .botwatch .pytest_cache
+	rm -rf $(VENV) .botwatch .pytest_cache build consumer/*.so

@@ -22,12 +22,13 @@ Measured:
   the full v1.1 payloads of ``tests/fixtures``), and the decode + update rate.
 
 ``--stream FILE`` measures instead, side by side in one run, the CPU time per
-tweet of :func:`consumer.features.update` and of the frozen copy of it from
-before it was tuned (``tests/features_reference.py``), over the first
-``--tweets`` tweets of a stream cached by ``botwatch bench`` (decoded first,
-one state per account as the detector keeps them, the garbage collector tuned
-as the service tunes it). The two run in turn, ``--repeat`` times each, on
-fresh states; the best and the median run are printed, and the two runs'
+tweet of the compiled :func:`consumer.features.update`, of the Python one
+(:func:`consumer.features.update_python`), of the frozen copy of it from
+before it was tuned (``tests/features_reference.py``) and of the loop around
+them alone, over the first ``--tweets`` tweets of a stream cached by
+``botwatch bench`` (decoded first, one state per account as the detector keeps
+them, the garbage collector tuned as the service tunes it). They run in turn, ``--repeat`` times each, on
+fresh states; the best and the median run are printed, and the updates'
 final states are checked to be byte for byte the same.
 
 Run::
@@ -43,6 +44,7 @@ from __future__ import annotations
 import argparse
 import collections
 import gc
+import operator
 import os
 import platform
 import random
@@ -296,7 +298,9 @@ def fold_in_turn(tweets: list[Tweet], updates: dict, chunk: int = 2000) -> tuple
 
 
 def compare_with_reference(path: Path, n: int, repeat: int, json_out: bool, gc_mode: str = "service") -> int:
-    """``--stream``: microseconds per tweet of the update and of its frozen reference, in turn on the same tweets.
+    """``--stream``: microseconds per tweet of the compiled update, the Python update and their frozen reference,
+    in turn on the same tweets, and of the detector's loop around them alone (``operator.is_`` for the update:
+    a C call that does nothing, so what the loop costs by itself, cache misses on the accounts' dict included).
 
     The best figure sums each chunk's least CPU time over the runs (what the update costs with the least
     interference from the rest of the machine); the median is that of the runs' totals."""
@@ -309,34 +313,45 @@ def compare_with_reference(path: Path, n: int, repeat: int, json_out: bool, gc_m
     tune_gc()
     if gc_mode == "off":
         gc.disable()
-    updates = {"reference": features_reference.update, "update": F.update}
+    updates = {"reference": features_reference.update, "python": F.update_python}
+    if F.COMPILED:
+        updates["compiled"] = F.update
+    updates["loop alone"] = operator.is_
     runs: dict[str, list[list[float]]] = {name: [] for name in updates}
     for _ in range(repeat):
         seconds, states = fold_in_turn(tweets, updates)
         for name in updates:
             runs[name].append(seconds[name])
-        ours, theirs = states["update"], states["reference"]
-        if ours.keys() != theirs.keys() or any(a.tobytes() != ours[key].tobytes() for key, a in theirs.items()):
-            print("the update's states differ from the reference's", file=sys.stderr)
-            return 1
+        theirs = states["reference"]
+        for name in ("python", "compiled"):
+            ours = states.get(name, theirs)
+            if ours.keys() != theirs.keys() or any(a.tobytes() != ours[key].tobytes() for key, a in theirs.items()):
+                print(f"the {name} update's states differ from the reference's", file=sys.stderr)
+                return 1
         del seconds, states, ours, theirs
     us = 1e6 / len(tweets)
     best = {name: sum(map(min, zip(*chunks))) * us for name, chunks in runs.items()}
     median = {name: statistics.median(map(sum, chunks)) * us for name, chunks in runs.items()}
+    key = {name: name.replace(" ", "_") for name in updates}
     result = {"python": platform.python_version(), "stream": str(path), "tweets": len(tweets), "repeat": repeat,
-              "gc": gc_mode,
-              **{f"{name}_us_per_tweet_best": v for name, v in best.items()},
-              **{f"{name}_us_per_tweet_median": v for name, v in median.items()}}
+              "gc": gc_mode, "compiled": F.COMPILED,
+              **{f"{key[name]}_us_per_tweet_best": v for name, v in best.items()},
+              **{f"{key[name]}_us_per_tweet_median": v for name, v in median.items()}}
     if json_out:
         print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
         return 0
     print(f"features.update over the first {len(tweets):,} tweets of {path.name} "
           f"(Python {result['python']}, CPU time, {repeat} runs each, gc {gc_mode}, states identical)")
-    print(f"{'':24}{'best':>10}{'median':>10}  us/tweet")
+    if not F.COMPILED:
+        print("consumer._features is not built: no compiled update to time (pip install -e .)")
+    print(f"{'':24}{'best':>10}{'median':>10}  us/tweet, the loop's own cost included")
     for name in runs:
-        print(f"{name:24}{result[name + '_us_per_tweet_best']:>10.2f}{result[name + '_us_per_tweet_median']:>10.2f}")
-    ratio = result["reference_us_per_tweet_best"] / result["update_us_per_tweet_best"]
-    print(f"{'speed-up (best)':24}{ratio:>10.2f}x")
+        print(f"{name:24}{best[name]:>10.2f}{median[name]:>10.2f}")
+    for name in ("python", "compiled"):
+        if name in best:
+            print(f"{'speed-up of ' + name:24}{best['reference'] / best[name]:>10.2f}x"
+                  f"  (update alone: {best[name] - best['loop alone']:.2f} us against "
+                  f"{best['reference'] - best['loop alone']:.2f})")
     return 0
 
 

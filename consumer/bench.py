@@ -663,11 +663,13 @@ def measure_latency(ctx: "Context", warm: Topics, rate: float, delivery: str) ->
     reader.join(10)
 
     latencies, steady = [], []  # steady: the flags of tweets sent after the first LATENCY_WARMUP seconds
+    by_second: dict[int, list[float]] = {}  # by the second of the run their tweet was sent in
     for read_at, flag in reader.flags:
         times = paced.produced.get(flag["account_id"])
         if flag["action"] != "clear" and times and 1 <= flag["tweets_seen"] <= len(times):
             sent_at = times[flag["tweets_seen"] - 1]
             latencies.append(read_at - sent_at)
+            by_second.setdefault(int(sent_at - paced.started_at), []).append(read_at - sent_at)
             if sent_at >= paced.started_at + LATENCY_WARMUP:
                 steady.append(read_at - sent_at)
     if not latencies:
@@ -688,6 +690,9 @@ def measure_latency(ctx: "Context", warm: Topics, rate: float, delivery: str) ->
     if steady:
         ctx.say(f"latency after the first {LATENCY_WARMUP:.0f}s: {len(steady):,} flags, "
                 f"p50 {result['steady_p50_ms']:.0f} ms, p99 {result['steady_p99_ms']:.0f} ms")
+    ctx.say("latency by the second the tweet was sent in (flags, p50 / p99 ms): " + ", ".join(
+        f"{second}s {len(v):,} {1000 * percentile(v, 0.5):.0f}/{1000 * percentile(v, 0.99):.0f}"
+        for second, v in sorted(by_second.items())))
     return result
 
 

@@ -18,6 +18,29 @@ not use. The compact event is botwatch's own contract, so it is validated
 strictly against its schema: a producer bug shows up in the dead-letter topic
 instead of silently skewing features.
 
+The common v1.1 tweet is decoded by a C walk of the orjson dict,
+``consumer._decode.tweet_v11`` (``consumer/_decode.c``), built by ``pip install
+-e .``; it halves decode_tweets' time for such a tweet (``benchmarks/decode.py``
+times both). The Python path (:func:`_from_v11`) is the definition: the C
+returns exactly the tweet the Python path returns, or declines (None), and then
+the Python path decodes the message as if the C were not there, tweet or
+:class:`DecodeError` alike. It declines anything that takes one of the Python
+path's rarer branches:
+
+* the compact and v2 shapes, and objects without a ``user`` object;
+* ids that are not ``id_str`` text of 1..MAX_ID_CHARS characters (integer ids);
+* a ``created_at`` that is not a valid 30-character v1.1 time, or outside
+  EARLIEST_TS .. the clock bound last read (which only the Python path
+  refreshes, so the first tweet after start-up is always declined); a user's
+  ``created_at`` of 30 characters that is not a valid time;
+* counts that are integers past a float's range, a ``display_text_range``
+  index outside a signed 64-bit integer, a ``source`` longer than 512
+  characters (past the client-name cache).
+
+Text with ``&`` is unescaped by :func:`_unescape` and the client name comes from
+:func:`_client`, both called from the C. Where the module is not built,
+:data:`COMPILED` is False and the Python path decodes everything.
+
 Anything that cannot be decoded raises :class:`DecodeError` with a short
 machine-readable ``reason`` (one of :data:`REASONS`: a metric label and a DLQ
 header) and a readable message. No other exception leaves :func:`decode_tweets`
@@ -39,6 +62,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -608,6 +633,34 @@ def _from_compact(obj: dict) -> Tweet:
     )
 
 
+# ------------------------------------------------------- the compiled v1.1 walk
+
+try:
+    from consumer import _decode
+
+    _decode.bind(Tweet, Profile, _client, _unescape, _clock_bound, EARLIEST_TS, MAX_ID_CHARS)
+except (ImportError, TypeError) as e:  # not built (no compiler where it was installed), or for other dataclasses
+    _tweet_v11 = None
+    NOT_COMPILED = f"{type(e).__name__}: {e}"
+else:
+    _tweet_v11 = _decode.tweet_v11
+    NOT_COMPILED = ""
+#: Whether v1.1 tweets take the C walk of ``consumer._decode``; if not, the Python path alone decodes them
+#: (the same tweets, about twice the time), and :data:`NOT_COMPILED` says why.
+COMPILED = _tweet_v11 is not None
+
+
+@contextmanager
+def _python_only() -> Iterator[None]:
+    """Decode with the Python path alone, as where consumer._decode is not built (for tests and benchmarks)."""
+    global _tweet_v11
+    saved, _tweet_v11 = _tweet_v11, None
+    try:
+        yield
+    finally:
+        _tweet_v11 = saved
+
+
 # -------------------------------------------------------------- the entry
 
 def _loads(raw: Any, max_bytes: int) -> dict:
@@ -626,6 +679,8 @@ def _loads(raw: Any, max_bytes: int) -> dict:
 
 def _decode_tweets(raw: Any, max_bytes: int) -> list[Tweet]:
     obj = _loads(raw, max_bytes)
+    if _tweet_v11 is not None and (tweet := _tweet_v11(obj)) is not None:  # the common v1.1 tweet, in C
+        return [tweet]
     if "account_id" in obj or "ts" in obj:  # neither v1.1 nor v2 has these at the top
         return [_from_compact(obj)]
     if "data" in obj:

@@ -6,6 +6,13 @@ changelog as raw bytes. :func:`update` folds one tweet into it in O(1);
 :func:`feature_row` derives the model's feature vector from it, also in O(1).
 Unknown values are NaN and are left out of the model's input.
 
+This module is the definition of the update: :func:`update_python` is it as
+Python. The service runs it compiled, ``consumer/_features.c`` (built by
+``pip install -e .``), which leaves every state byte for byte as
+:func:`update_python` does and hands it any tweet it cannot compute exactly;
+:func:`update` is the compiled one where it is built, else
+:func:`update_python`, and :data:`COMPILED` says which.
+
 :data:`FEATURES` is the one table of features (name, unit, definition); the
 README's feature table is rendered from it (``python -m consumer.features``).
 
@@ -44,7 +51,8 @@ import zlib
 from array import array
 from functools import lru_cache
 
-from consumer.events import Tweet
+from consumer.events import Profile, Tweet
+from consumer import namelikelihood
 from consumer.namelikelihood import screen_name_likelihood
 
 # ---------------------------------------------------------------- the features
@@ -243,7 +251,7 @@ _write_profile = struct.Struct(f"{P_SN_LIKELIHOOD + 1 - P_TS}d").pack_into
 _P_TS_AT = 8 * P_TS
 
 
-def update(state: array, tweet: Tweet) -> bool:
+def update_python(state: array, tweet: Tweet) -> bool:
     """Fold ``tweet`` into ``state``; False (and no change) if the tweet was seen already.
 
     Parameters
@@ -253,9 +261,11 @@ def update(state: array, tweet: Tweet) -> bool:
     tweet
         A decoded tweet of that account.
 
-    This runs once per event, so it is written for the interpreter: each array access boxes a float, so
-    slots are read once into locals, rings are read as tuples, and helpers are inlined where a call would
-    cost as much as the work.
+    This is the update's definition. :func:`update` is the same update compiled (``consumer/_features.c``),
+    when it is built; it hands this function every tweet it cannot compute exactly, and the tests hold the
+    two byte for byte alike. Written for the interpreter all the same (it is the update where the extension
+    is not built): each array access boxes a float, so slots are read once into locals, rings are read as
+    tuples, and helpers are inlined where a call would cost as much as the work.
     """
     ts = tweet.ts
     # admit the tweet to the account's window of newest tweets; a duplicate, or one too old to tell, changes nothing
@@ -396,6 +406,29 @@ def _update_profile(state: array, p, ts: float) -> None:
         state[P_NAME_DIGITS] = _count_digits(name) if name and not name.isalpha() else 0
     if description is not None:
         state[P_DESC_LEN] = len(description)
+
+
+def _bind_compiled(python_update=update_python):
+    """``consumer._features.update`` bound to this module's helpers, or None where it is not built or was
+    built for another state layout (then :func:`update_python` is the update, and ``COMPILED`` says so).
+    ``python_update`` is what it hands the tweets it declines (the tests bind a spy for a while)."""
+    try:
+        from consumer import _features
+    except ImportError:
+        return None
+    layout = {name: globals().get(name) for name in _features.LAYOUT}
+    if layout != _features.LAYOUT:
+        return None
+    name_model = (namelikelihood._ROWS, namelikelihood._FLOOR, namelikelihood._START, namelikelihood._END)
+    _features.bind(python_update, _screen_name_stats, name_model, _url_bit, Tweet, Profile, array)
+    return _features.update
+
+
+_compiled_update = _bind_compiled()
+#: Whether :func:`update` is the compiled one (the service logs it at start).
+COMPILED: bool = _compiled_update is not None
+#: Fold a tweet into an account's state: :func:`update_python`, compiled where ``consumer._features`` is built.
+update = _compiled_update or update_python
 
 
 # ------------------------------------------------------------ the feature row

@@ -72,7 +72,10 @@ _NO_ROW: dict[str, float] = {}
 
 
 def screen_name_likelihood(screen_name: str) -> float:
-    """Mean log-probability per character bigram of ``screen_name`` (higher: more name-like)."""
+    """Mean log-probability per character bigram of ``screen_name`` (higher: more name-like).
+
+    ``consumer/_features.c`` scores ASCII names with the same :data:`_ROWS` and sums in the same order; the
+    tests hold its features byte for byte to this function's."""
     padded = _START + screen_name.lower() + _END
     total = 0.0
     rows, floor = _ROWS, _FLOOR

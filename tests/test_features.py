@@ -417,12 +417,29 @@ def test_memory_per_account_is_under_a_kibibyte():
     assert per_account <= 1024, per_account
 
 
-# ------------------------------------------------- the tuned update, against its frozen reference
-# features_reference.py holds update() as it was before it was tuned for speed; the tuned one must leave
-# every state byte for byte as it does, and return the same, whatever the input.
+# ------------------------------------------------- the tuned updates, against their frozen reference
+# features_reference.py holds update() as it was before it was tuned for speed; the tuned ones, the Python
+# update_python and the compiled update (consumer/_features.c), must leave every state byte for byte as it
+# does, and return the same, whatever the input.
 
 import features_reference as reference  # noqa: E402
 from producers.generate import Generator  # noqa: E402
+
+
+def test_the_compiled_update_is_built():
+    """Without the extension every test here would pass on update_python alone, and the service would run
+    several times slower: fail instead."""
+    try:
+        from consumer import _features
+    except ImportError as e:
+        pytest.fail(f"consumer._features is not built ({e}): run `.venv/bin/pip install -e .` (or `make venv`), "
+                    "which needs gcc, Python's headers (python3-dev) and zlib's (zlib1g-dev)")
+    assert F.COMPILED and F.update is _features.update, (
+        "consumer._features was built for another state layout than consumer/features.py's: rebuild it "
+        "(`.venv/bin/pip install -e .`), and if its LAYOUT still differs, change consumer/_features.c to match")
+
+
+UPDATES = {"compiled": F.update, "python": F.update_python}  # each held to the reference
 
 
 def _outcome(update, state, tweet):
@@ -432,17 +449,20 @@ def _outcome(update, state, tweet):
         return type(e)
 
 
-def assert_same_as_reference(tweets) -> int:
-    """Fold ``tweets`` into per-account states with both updates; compare after every tweet. The updates taken."""
-    ours: dict[str, array] = {}
+def assert_same_as_reference(tweets, reference_update=reference.update, updates=UPDATES) -> int:
+    """Fold ``tweets`` into per-account states with each update and the reference; compare after every tweet.
+    The updates taken."""
+    ours: dict[str, dict[str, array]] = {name: {} for name in updates}
     theirs: dict[str, array] = {}
     taken = 0
     for k, t in enumerate(tweets):
-        a = ours.setdefault(t.account_id, F.new_state())
         b = theirs.setdefault(t.account_id, F.new_state())
-        got, want = _outcome(F.update, a, t), _outcome(reference.update, b, t)
-        assert got == want and a.tobytes() == b.tobytes(), f"tweet {k}: {t!r}"
-        taken += got is True
+        want = _outcome(reference_update, b, t)
+        for name, update in updates.items():
+            a = ours[name].setdefault(t.account_id, F.new_state())
+            got = _outcome(update, a, t)
+            assert got == want and a.tobytes() == b.tobytes(), f"{name} update, tweet {k}: {t!r}"
+        taken += want is True
     return taken
 
 
@@ -527,3 +547,193 @@ def test_the_caches_stay_bounded_and_change_nothing():
     assert_same_as_reference(tweets)
     for cache in (F._source_bits, F._site_bits):
         assert len(cache) <= F._CACHE_MAX
+
+
+_tweet_st = st.builds(
+    Tweet,
+    st.one_of(st.integers(0, 10**22).map(str), st.sampled_from(ODD_IDS), st.text(max_size=6)),
+    st.sampled_from(("a", "b")),
+    st.one_of(st.floats(-1e5, 1e6).map(lambda d: T0 + d), st.integers(int(T0), int(T0) + 10**6),
+              st.sampled_from((float("nan"), float("inf"), float("-inf"), -0.0, 0.0, 1e300))),
+    text=st.text(st.sampled_from("aZq_@[`{1 \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u2003é!#/.\ud800"), max_size=30)
+    | _odd_text,
+    urls=st.lists(st.text("htps:/@w.:?#Ex\u0456", max_size=20) | st.sampled_from(ODD_URLS), max_size=3).map(tuple),
+    mentions=st.integers(0, 3) | st.floats(0, 3) | st.booleans() | st.just(10**400),
+    hashtags=st.integers(0, 3),
+    is_retweet=st.booleans(), is_reply=st.booleans() | st.integers(0, 1), is_quote=st.booleans(),
+    source=st.sampled_from(("", "web", "bot\ud800")) | st.text(max_size=4),
+    profile=st.none() | st.builds(
+        Profile, *[st.none() | st.floats() | st.integers(0, 10**6)] * 9,
+        *[st.none() | st.text(max_size=12) | st.text("abXY09_^$-", max_size=70)] * 3),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_tweet_st, max_size=25))
+def test_every_update_equals_the_reference_on_any_tweet(tweets):
+    """Any field of any type a Tweet is built with: NaN, infinite or integer times, odd ids, text with every
+    kind of space and lone surrogates, odd links, counts that are floats, bools or too large for a double,
+    partial profiles with integer counts and names that are long or not ASCII.
+
+    A tweet with a NaN time raises in every update, but only after it has entered the account's window; the
+    reference then finds no window slot to replace (``array.index`` of NaN), where update_python takes the
+    first least time, as ``tuple.index`` finds a NaN by identity. There the compiled update is held to
+    update_python."""
+    if any(t.ts != t.ts for t in tweets):
+        assert_same_as_reference(tweets, F.update_python, {"compiled": F.update})
+    else:
+        assert_same_as_reference(tweets)
+
+
+# ---------------------------------------- what the compiled update computes, and what it hands to Python
+# consumer/_features.c computes what it can exactly and hands any other tweet, untouched, to update_python.
+# Each case below says which it takes, counted by a spy bound in update_python's place, so that every branch
+# of the C runs here, and is held to update_python's (and, where the input lets it be, the reference's) bytes.
+
+@pytest.fixture
+def handed_over():
+    """The tweets the compiled update hands to update_python while the test runs."""
+    if not F.COMPILED:
+        pytest.skip("consumer._features is not built: test_the_compiled_update_is_built says how to build it")
+    tweets = []
+
+    def spy(state, tweet):
+        tweets.append(tweet)
+        return F.update_python(state, tweet)
+
+    F._bind_compiled(spy)
+    yield tweets
+    F._bind_compiled()
+
+
+WHOLE = Profile(1.0, 2.0, 3.0, 4.0, 5.0, 1.0, 0.0, 1.0, T0 - 86400, "annasmith42", "Anna Smith 4", "hi")
+
+
+def _history() -> list[Tweet]:
+    """Tweets that put every part of a state to use: both rings, both bitmaps, the sums, the profile."""
+    return [Tweet(str(10**18 + k), "h", T0 + 600 * k, text=f"buy now {k % 3}", urls=(f"https://s{k % 2}.co/",),
+                  source="web", profile=WHOLE) for k in range(10)]
+
+
+def _t(**kw) -> Tweet:
+    fields = dict(text="hello world", urls=("https://a.com/x",), mentions=1, source="web", profile=WHOLE) | kw
+    return Tweet(fields.pop("tweet_id", "2000000000000000000"), "h", fields.pop("ts", T0 + 86400), **fields)
+
+
+def _set(slot, value):
+    def prepare(state):
+        state[slot] = value
+        return state
+    return prepare
+
+
+class Duck:  # a tweet or profile that is not the dataclass: Python reads its attributes all the same
+    def __init__(self, of):
+        for name in type(of).__slots__:
+            setattr(self, name, getattr(of, name))
+
+
+class Floats(array):  # an array('d') of another type
+    pass
+
+
+class Seconds(float):  # a float of another type (numpy's float64 is one)
+    pass
+
+
+NAN = float("nan")
+COMPILED_CASES = {  # computed by the C
+    "ASCII tweet": _t(),
+    "ASCII separators \\x1c-\\x1f and \\v \\f": _t(text="Hello\x1cworld\x1dA\x1eb\x1fc\x0bd\x0ce\r\nf"),
+    "no alphabetic word": _t(text="123 4x !!! https://x.co/1"),
+    "ASCII next to the letters": _t(text="a@b Y[ `c {d} snake_case z Zz AZ az"),
+    "text not ASCII": _t(text="héllo WÖRLD İstanbul ΣΊΣΥΦΟΣ ǅemal"),
+    "Unicode spaces": _t(text="hello\u2003world\x85again\xa0now\u3000ok"),
+    "lone surrogates in text": _t(text="a\ud800b c \udfff d"),
+    "emoji": _t(text="\U0001F600 ok \U0001F600ok"),
+    "id with a leading zero": _t(tweet_id="0123"),
+    "id 0": _t(tweet_id="0"),
+    "id of 20 digits": _t(tweet_id="9" * 20),
+    "id of 21 digits": _t(tweet_id="9" * 21),
+    "empty id": _t(tweet_id=""),
+    "id of other digits": _t(tweet_id="١٢٣"),
+    "id with a surrogate": _t(tweet_id="\ud800x"),
+    "two URLs": _t(urls=("https://a.com/x", "http://b.org")),
+    "thirty URLs": _t(urls=tuple(f"https://h{k}.net/p" for k in range(30))),
+    "URLs not http": _t(urls=("ftp://h.org/x", "mailto:a@b.org", "//cdn.net/x", "bit.ly/3x", "https:x.com/a")),
+    "schemes, or hosts with a port": _t(urls=("bit.ly:8080/x", "a+b.c-d:x/y", "1a:b/c", "x_y:z/w", "?q@h/x")),
+    "userinfo, port, www": _t(urls=("http://user:pw@www.Example.com:8080/x", "https://a@b@c.com/x")),
+    "one URL, upper case, www": _t(urls=("HTTPS://WWW.X.com/",)),
+    "one URL without a path": _t(urls=("https://x.com?q=/y",)),
+    "empty URL": _t(urls=("",)),
+    "URL not ASCII": _t(urls=("https://пример.рф/путь",)),
+    "URL with a surrogate": _t(urls=("https://host\ud800.com/x",)),
+    "source not ASCII": _t(source="Twitter für iPhone \ud800"),
+    "float, NaN and negative counts": _t(mentions=2.5, hashtags=NAN),
+    "huge ASCII screen name": _t(profile=Profile(screen_name="A_b^$9" * 200, name="n" * 1000)),
+    "screen name not ASCII": _t(profile=Profile(screen_name="ñandú_42")),
+    "screen name with surrogate": _t(profile=Profile(screen_name="x\ud800")),
+    "name of other digits": _t(profile=Profile(name="١٢٣٤ Bob", description="")),
+    "alphabetic name": _t(profile=Profile(name="Bob")),
+    "partial profile": _t(profile=Profile(followers=9.0, default_profile=None, screen_name="bob")),
+    "profile without theme flags": _t(profile=Profile(1.0, 2.0, 3.0, 4.0, 5.0, None, None, 1.0, T0, "a", "b", "c")),
+    "NaN, infinite and negative zero counts": _t(profile=Profile(NAN, float("inf"), -0.0, 0.0, 1e300)),
+    "empty profile": _t(profile=Profile()),
+    "stale profile, not even a Profile": _t(ts=T0 + 30, profile="not read"),
+    "NaN P_TS": (_t(), _set(F.P_TS, NAN)),
+    "duplicate": _t(tweet_id=str(10**18 + 9), ts=T0 + 5400),
+    "older than the window": _t(tweet_id="5", ts=T0 - 1),
+    "NaN time of a duplicate": _t(tweet_id=str(10**18 + 9), ts=NAN),
+    "window time NaN": (_t(), _set(F.ID_TS + 3, NAN)),
+    "bitmaps of -0.0": (_t(urls=("https://x.com",), source="web"), lambda s: _set(F.SOURCE_BITS, -0.0)(
+        _set(F.DOMAIN_BITS, -0.0)(s))),
+}
+PYTHON_CASES = {  # handed to update_python
+    "integer time": _t(ts=int(T0) + 86400),
+    "time a float subclass": _t(ts=Seconds(T0 + 86400)),
+    "NaN time": _t(ts=NAN),
+    "infinite time": _t(ts=float("inf")),
+    "id not a str": _t(tweet_id=12345),
+    "text None": _t(text=None),
+    "URLs in a list": _t(urls=["https://a.com/x"]),
+    "URL not a str": _t(urls=("https://a.com/x", None)),
+    "bool count": _t(mentions=True),
+    "count too large for a double": _t(hashtags=10**400),
+    "int flag": _t(is_retweet=1),
+    "source None": _t(source=None),
+    "integer profile count": _t(profile=Profile(statuses=7, followers=1.0)),
+    "long screen name not ASCII": _t(profile=Profile(screen_name="é" * 65)),
+    "profile not a Profile": _t(profile=Duck(WHOLE)),
+    "tweet not a Tweet": Duck(_t()),
+    "tweet with an unset field": object.__new__(Tweet),
+    "state of another array type": (_t(), lambda s: Floats("d", s)),
+    "state too short": (_t(), lambda s: s[:F.ID_HORIZON]),
+    "ring position not whole": (_t(), _set(F.RING_POS, 2.5)),
+    "ring position NaN": (_t(), _set(F.RING_POS, NAN)),
+    "URL bitmap NaN": (_t(), _set(F.DOMAIN_BITS, NAN)),
+    "URL bitmap beyond 2**53": (_t(), _set(F.DOMAIN_BITS, 2.0**60)),
+    "client bitmap negative": (_t(), _set(F.SOURCE_BITS, -1.0)),
+}
+NOT_THE_REFERENCE = {  # inputs on which update_python already raised otherwise than the reference
+    "URL not a str",  # AttributeError (url.startswith) against TypeError (the regex's match)
+}
+
+
+def _fold_case(update, case):
+    tweet, prepare = case if isinstance(case, tuple) else (case, None)
+    state = F.new_state()
+    for t in _history():
+        update(state, t)
+    if prepare:
+        state = prepare(state)
+    return _outcome(update, state, tweet), state.tobytes()
+
+
+@pytest.mark.parametrize("name", [*COMPILED_CASES, *PYTHON_CASES])
+def test_each_path_of_the_compiled_update(name, handed_over):
+    case = COMPILED_CASES.get(name) or PYTHON_CASES[name]
+    got = _fold_case(F.update, case)
+    assert len(handed_over) == (name in PYTHON_CASES), "handed to update_python" if handed_over else "computed in C"
+    assert got == _fold_case(F.update_python, case)
+    if name not in NOT_THE_REFERENCE:
+        assert got == _fold_case(reference.update, case)

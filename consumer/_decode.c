@@ -1,0 +1,614 @@
+/* consumer._decode: the common case of consumer.decode._from_v11 in C.
+ *
+ * decode_tweets spends most of a v1.1 tweet's time walking the orjson dict in
+ * Python and building the Tweet and Profile dataclasses. tweet_v11(obj) does that
+ * walk here, for the tweets that the generator, the bench and real streams send.
+ *
+ * The Python path is the definition. tweet_v11 either returns a Tweet equal to
+ * what _from_v11(obj) returns (every field, of the same type), or None: it
+ * declines, and the unchanged Python path decides the tweet or names its error.
+ * It never raises. So it declines whatever would take one of the Python path's
+ * rarer branches (an integer id, a malformed time, a time out of range, numbers a
+ * float cannot hold, ...) instead of copying them; every decline is listed in
+ * decode.py's docstring, and tests/test_decode_fuzz.py holds the two paths equal.
+ *
+ * The Python helpers whose results should stay shared or whose rules are best
+ * kept in one place (_client, the cached client name; _unescape) are called back,
+ * and the clock bound is decode._clock_bound's, read here and refreshed only there.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h> /* T_OBJECT_EX: the kind of member a __slots__ field is */
+#include <string.h>
+
+/* A v1.1 created_at, "Wed Oct 10 20:19:24 +0000 2018", is this long (decode._V11_LEN). */
+#define V11_LEN 30
+/* decode._source caches client names up to this length; a longer source is declined. */
+#define MAX_CACHED_SOURCE 512
+
+#define N_TWEET 12
+#define N_PROFILE 12 /* no more than N_TWEET: a Layout holds either */
+
+/* The dataclasses' fields in the order tweet_v11 fills them; bind() checks that the
+ * classes still have exactly these, in this order. */
+static const char *const TWEET_FIELDS[N_TWEET] = {
+    "tweet_id", "account_id", "ts", "text", "urls", "mentions", "hashtags",
+    "is_retweet", "is_reply", "is_quote", "source", "profile"};
+static const char *const PROFILE_FIELDS[N_PROFILE] = {
+    "statuses", "followers", "friends", "favourites", "listed", "default_profile",
+    "background_image", "verified", "created_at", "screen_name", "name", "description"};
+
+/* What bind() was given. Until it is called, tweet_v11 declines everything. */
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t offset[N_TWEET]; /* of each field's slot in an instance */
+} Layout;
+
+static Layout tweet_layout, profile_layout;
+static PyObject *client_fn;   /* decode._client */
+static PyObject *unescape_fn; /* decode._unescape */
+static PyObject *clock_bound; /* decode._clock_bound: a list whose [0] is the latest time accepted */
+static double earliest_ts;    /* decode.EARLIEST_TS */
+static Py_ssize_t max_id_chars; /* decode.MAX_ID_CHARS */
+static int bound;
+
+static PyObject *empty_str, *empty_dict, *one, *zero;
+
+/* The dict keys looked up, as an enum and a table of key strings (see adopt_keys). */
+#define KEYS(X)                                                                                   \
+    X(account_id) X(ts) X(data) X(user) X(id_str) X(created_at) X(retweeted_status) X(entities)    \
+    X(extended_tweet) X(full_text) X(text) X(display_text_range) X(urls) X(unwound_url)           \
+    X(expanded_url) X(url) X(user_mentions) X(hashtags) X(source) X(in_reply_to_status_id_str)     \
+    X(in_reply_to_status_id) X(quoted_status) X(is_quote_status) X(statuses_count)                \
+    X(followers_count) X(friends_count) X(favourites_count) X(listed_count) X(default_profile)     \
+    X(profile_use_background_image) X(verified) X(screen_name) X(name) X(description)
+#define KEY_ENUM(k) K_##k,
+enum { KEYS(KEY_ENUM) N_KEYS };
+static PyObject *keys[N_KEYS];
+static PyObject *key_index; /* {key text: its index in keys} */
+#define KEY(k) keys[K_##k]
+
+/* ---------------------------------------------------------------- lookups */
+
+/* Set when a lookup raised, which only a contrived key can make it do (one of another type whose hash
+ * is a key's and whose __eq__ raises): the lookup reads as absent, its error is cleared at once, so
+ * no Python code runs with it set, and tweet_v11 declines. Reset by each tweet_v11; one per thread,
+ * since a callback into Python may let another thread decode meanwhile. */
+static _Thread_local int lookup_failed;
+
+static inline PyObject *
+get(PyObject *dict, PyObject *key) /* borrowed, NULL when absent */
+{
+    PyObject *v = PyDict_GetItemWithError(dict, key);
+    if (v == NULL && PyErr_Occurred()) {
+        PyErr_Clear();
+        lookup_failed = 1;
+    }
+    return v;
+}
+
+/* orjson hands out its key strings from a cache: the same object for the same key in every dict it
+ * makes. A lookup with that very object ends on identity; with another string of the same text, on a
+ * comparison of the two, which was a quarter of the walk's time. So keys[] holds the objects found in
+ * the tweets: every ADOPT_EVERY tweets, the keys of the one at hand replace their equals in keys[]
+ * (orjson's cache may have let one go since). Any other string still finds the same values. */
+#define ADOPT_EVERY 1024
+
+static void
+adopt_keys_of(PyObject *dict)
+{
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    if (dict == NULL || !PyDict_CheckExact(dict))
+        return;
+    while (PyDict_Next(dict, &pos, &key, &value)) {
+        PyObject *index = PyUnicode_CheckExact(key) ? PyDict_GetItemWithError(key_index, key) : NULL;
+        if (index != NULL && keys[PyLong_AsLong(index)] != key) {
+            Py_INCREF(key);
+            Py_SETREF(keys[PyLong_AsLong(index)], key);
+        }
+    }
+}
+
+static void
+adopt_keys(PyObject *obj) /* from the tweet, the dicts in it (user, entities, ...) and its first link */
+{
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    adopt_keys_of(obj);
+    while (PyDict_Next(obj, &pos, &key, &value))
+        adopt_keys_of(value);
+    PyObject *entities = PyDict_GetItemWithError(obj, KEY(entities)), *urls;
+    if (entities != NULL && PyDict_CheckExact(entities)
+        && (urls = PyDict_GetItemWithError(entities, KEY(urls))) != NULL && PyList_CheckExact(urls)
+        && PyList_GET_SIZE(urls) > 0)
+        adopt_keys_of(PyList_GET_ITEM(urls, 0));
+    PyErr_Clear(); /* only a contrived key can make a lookup raise: then some keys are not adopted */
+}
+
+static inline PyObject *
+get_dict(PyObject *dict, PyObject *key) /* the value where it is exactly a dict, else NULL */
+{
+    PyObject *v = get(dict, key);
+    return v != NULL && PyDict_CheckExact(v) ? v : NULL;
+}
+
+static inline PyObject *
+new_ref(PyObject *v)
+{
+    Py_INCREF(v);
+    return v;
+}
+
+/* ------------------------------------------------------------------ times */
+
+static int
+digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+static int
+index_of(const char *three, const char *table, int n) /* 0-based index of a 3-letter name, or -1 */
+{
+    for (int i = 0; i < n; i++)
+        if (memcmp(three, table + 3 * i, 3) == 0)
+            return i;
+    return -1;
+}
+
+static long long
+floor_div(long long a, long long b) /* Python's //, for the proleptic calendar's years before 1 */
+{
+    long long q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static long long
+days_from_civil(long long y, int m, int d) /* decode._days_from_civil */
+{
+    y -= m <= 2;
+    long long era = floor_div(y, 400);
+    long long yoe = y - era * 400;
+    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+static int
+month_days(int y, int m)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
+        return 29;
+    return days[m - 1];
+}
+
+/* Epoch seconds of a v1.1 created_at, as decode._v11_seconds computes them, into *out; 0 where
+ * that raises. The text is 30 characters at fixed places (V11_TIME's regex with \Z), so each
+ * field is checked where it stands; only ASCII can match, so other text is refused unread. */
+static int
+v11_seconds(PyObject *text, double *out)
+{
+    if (!PyUnicode_CheckExact(text) || PyUnicode_GET_LENGTH(text) != V11_LEN || !PyUnicode_IS_ASCII(text))
+        return 0;
+    const char *s = (const char *)PyUnicode_1BYTE_DATA(text);
+    int month, day, hour, minute, second, oh, om, year;
+    if (index_of(s, "MonTueWedThuFriSatSun", 7) < 0 || s[3] != ' ' || (month = index_of(s + 4,
+            "JanFebMarAprMayJunJulAugSepOctNovDec", 12) + 1) == 0 || s[7] != ' ' || !digits(s + 8, 2, &day)
+        || s[10] != ' ' || !digits(s + 11, 2, &hour) || s[13] != ':' || !digits(s + 14, 2, &minute)
+        || s[16] != ':' || !digits(s + 17, 2, &second) || s[19] != ' ' || (s[20] != '+' && s[20] != '-')
+        || !digits(s + 21, 2, &oh) || !digits(s + 23, 2, &om) || s[25] != ' ' || !digits(s + 26, 4, &year))
+        return 0;
+    if (hour > 23 || minute > 59 || second > 59 || oh > 23 || om > 59 || day < 1
+        || day > month_days(year, month))
+        return 0;
+    long long offset = (oh * 3600LL + om * 60LL) * (s[20] == '-' ? -1 : 1);
+    /* midnight as a float, plus the clock as an int: the same two roundings as the Python path's */
+    double midnight = (double)(days_from_civil(year, month, day) * 86400LL - offset);
+    *out = midnight + (double)(hour * 3600 + minute * 60 + second);
+    return 1;
+}
+
+/* The tweet's time, if the Python path would accept it without a fresh look at the clock: within
+ * EARLIEST_TS .. decode._clock_bound[0]. A later time is declined, and the Python path refreshes the
+ * bound (so the first tweet after start-up, with the bound still 0, takes the Python path). */
+static int
+tweet_time(PyObject *created, double *ts)
+{
+    if (created == NULL || !v11_seconds(created, ts))
+        return 0;
+    PyObject *latest = PyList_CheckExact(clock_bound) && PyList_GET_SIZE(clock_bound) > 0
+                           ? PyList_GET_ITEM(clock_bound, 0) : NULL;
+    return latest != NULL && PyFloat_CheckExact(latest) && earliest_ts <= *ts
+           && *ts <= PyFloat_AS_DOUBLE(latest);
+}
+
+/* ------------------------------------------------------- lenient fields
+ * Each returns a new reference, or NULL to decline the tweet. */
+
+static PyObject *
+ident(PyObject *obj) /* the id_str of a tweet or user where it is 1..MAX_ID_CHARS characters of text */
+{
+    PyObject *v = get(obj, KEY(id_str));
+    if (v == NULL || !PyUnicode_CheckExact(v))
+        return NULL; /* an integer id, a missing one, ...: _ident_of's cases */
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+    return n > 0 && n <= max_id_chars ? new_ref(v) : NULL;
+}
+
+static PyObject *
+count(PyObject *v) /* decode._count: a non-negative int or float as a float, else None */
+{
+    if (v != NULL && PyLong_CheckExact(v)) { /* exactly int: a bool is not a count */
+        double d = PyLong_AsDouble(v); /* float(v)'s rounding */
+        if (d == -1.0 && PyErr_Occurred())
+            return NULL; /* past a double's range: float(v) raises there */
+        return d >= 0.0 ? PyFloat_FromDouble(d) : new_ref(Py_None);
+    }
+    if (v != NULL && PyFloat_CheckExact(v))
+        return new_ref(PyFloat_AS_DOUBLE(v) >= 0.0 ? v : Py_None); /* NaN compares false: None */
+    return new_ref(Py_None);
+}
+
+static PyObject *
+flag(PyObject *v) /* decode._flag */
+{
+    return new_ref(v == Py_True ? one : v == Py_False ? zero : Py_None);
+}
+
+static PyObject *
+string(PyObject *v) /* decode._string */
+{
+    return new_ref(v != NULL && PyUnicode_CheckExact(v) ? v : Py_None);
+}
+
+static PyObject *
+account_created(PyObject *v) /* decode._account_created where the text is a valid time, else None */
+{
+    double ts;
+    if (v == NULL || !PyUnicode_CheckExact(v) || PyUnicode_GET_LENGTH(v) != V11_LEN)
+        return new_ref(Py_None);
+    /* A malformed time of the right length is left to the Python path, which makes it None. */
+    return v11_seconds(v, &ts) ? PyFloat_FromDouble(ts) : NULL;
+}
+
+/* ---------------------------------------------------------------- objects */
+
+/* An instance of a bound dataclass with its slots set to values, built as its generated __init__ would
+ * (which only assigns each field). The references are stolen; where one is NULL (a field declined),
+ * those made are dropped and the result is NULL. */
+static PyObject *
+instance(const Layout *layout, PyObject **values, int n)
+{
+    PyObject *obj = NULL;
+    int made = 1;
+    for (int i = 0; i < n; i++)
+        made &= values[i] != NULL;
+    if (made)
+        obj = layout->type->tp_alloc(layout->type, 0);
+    for (int i = 0; i < n; i++) {
+        if (obj != NULL)
+            *(PyObject **)((char *)obj + layout->offset[i]) = values[i];
+        else
+            Py_XDECREF(values[i]);
+    }
+    return obj;
+}
+
+static PyObject *
+profile_v11(PyObject *user) /* decode._profile_v11 */
+{
+    PyObject *f[N_PROFILE] = {NULL};
+    /* field by field, in order, up to the first that declines (&& sequences them) */
+    (void)((f[0] = count(get(user, KEY(statuses_count))))
+           && (f[1] = count(get(user, KEY(followers_count))))
+           && (f[2] = count(get(user, KEY(friends_count))))
+           && (f[3] = count(get(user, KEY(favourites_count))))
+           && (f[4] = count(get(user, KEY(listed_count))))
+           && (f[5] = flag(get(user, KEY(default_profile))))
+           && (f[6] = flag(get(user, KEY(profile_use_background_image))))
+           && (f[7] = flag(get(user, KEY(verified))))
+           && (f[8] = account_created(get(user, KEY(created_at))))
+           && (f[9] = string(get(user, KEY(screen_name))))
+           && (f[10] = string(get(user, KEY(name))))
+           && (f[11] = string(get(user, KEY(description)))));
+    return instance(&profile_layout, f, N_PROFILE);
+}
+
+/* decode._display: the text, unescaped, cut to display_text_range where that is two ints in order. */
+static PyObject *
+display(PyObject *text, PyObject *range)
+{
+    if (text == NULL || !PyUnicode_CheckExact(text))
+        return new_ref(empty_str);
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    if (PyUnicode_FindChar(text, '&', 0, len, 1) >= 0) { /* rare: _unescape itself does the replacing */
+        text = PyObject_CallOneArg(unescape_fn, text);
+        if (text == NULL || !PyUnicode_CheckExact(text)) {
+            Py_XDECREF(text);
+            return NULL;
+        }
+    }
+    else
+        Py_INCREF(text);
+    if (range == NULL || !PyList_CheckExact(range) || PyList_GET_SIZE(range) != 2
+        || !PyLong_CheckExact(PyList_GET_ITEM(range, 0)) || !PyLong_CheckExact(PyList_GET_ITEM(range, 1)))
+        return text;
+    Py_ssize_t start, end;
+    if (((start = PyLong_AsSsize_t(PyList_GET_ITEM(range, 0))) == -1 && PyErr_Occurred())
+        || ((end = PyLong_AsSsize_t(PyList_GET_ITEM(range, 1))) == -1 && PyErr_Occurred())) {
+        /* an index outside a Py_ssize_t: declined rather than reasoned about */
+        Py_DECREF(text);
+        return NULL;
+    }
+    if (!(0 <= start && start <= end))
+        return text;
+    PyObject *cut = PyUnicode_Substring(text, start, end); /* code points, an end past the text clipped */
+    Py_DECREF(text);
+    return cut;
+}
+
+/* decode._content_v11: the display text (new reference, NULL to decline) and, through *entities,
+ * the entities dict (borrowed), from extended_tweet when the top level is truncated. */
+static PyObject *
+content_v11(PyObject *status, PyObject *fallback, PyObject **entities)
+{
+    PyObject *body = get_dict(status, KEY(extended_tweet)), *text;
+    if (body != NULL)
+        text = get(body, KEY(full_text));
+    else {
+        body = status;
+        text = get(status, KEY(full_text));
+        if (text == NULL || !PyUnicode_CheckExact(text))
+            text = get(status, KEY(text));
+    }
+    *entities = get_dict(body, KEY(entities));
+    if (*entities == NULL)
+        *entities = get_dict(status, KEY(entities));
+    if (*entities == NULL)
+        *entities = fallback != NULL && PyDict_CheckExact(fallback) ? fallback : empty_dict;
+    return display(text, get(body, KEY(display_text_range)));
+}
+
+static PyObject *
+url_of(PyObject *entity) /* decode._url_of, borrowed: the first non-empty of the three, or NULL */
+{
+    static const int order[] = {K_unwound_url, K_expanded_url, K_url};
+    if (!PyDict_CheckExact(entity))
+        return NULL;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        PyObject *url = get(entity, keys[order[i]]);
+        if (url != NULL && PyUnicode_CheckExact(url) && PyUnicode_GET_LENGTH(url) > 0)
+            return url;
+    }
+    return NULL;
+}
+
+static PyObject *
+urls(PyObject *entities) /* the link targets, a tuple of the entities' urls that have one */
+{
+    PyObject *items = get(entities, KEY(urls));
+    if (items == NULL || !PyList_CheckExact(items))
+        return PyTuple_New(0);
+    Py_ssize_t n = 0, size = PyList_GET_SIZE(items);
+    for (Py_ssize_t i = 0; i < size; i++) /* counted first, so the tuple is made at its size */
+        n += url_of(PyList_GET_ITEM(items, i)) != NULL;
+    PyObject *out = PyTuple_New(n);
+    for (Py_ssize_t i = 0, k = 0; out != NULL && k < n; i++) {
+        PyObject *url = url_of(PyList_GET_ITEM(items, i));
+        if (url != NULL)
+            PyTuple_SET_ITEM(out, k++, new_ref(url));
+    }
+    return out;
+}
+
+static PyObject *
+list_len(PyObject *entities, PyObject *key) /* len() of a list, else 0, as an int */
+{
+    PyObject *items = get(entities, key);
+    return PyLong_FromSsize_t(items != NULL && PyList_CheckExact(items) ? PyList_GET_SIZE(items) : 0);
+}
+
+static PyObject *
+source(PyObject *obj) /* decode._source through the cached _client; a source past the cache's bound declines */
+{
+    PyObject *v = get(obj, KEY(source));
+    if (v == NULL || !PyUnicode_CheckExact(v))
+        return new_ref(empty_str);
+    if (PyUnicode_GET_LENGTH(v) > MAX_CACHED_SOURCE)
+        return NULL;
+    PyObject *name = PyObject_CallOneArg(client_fn, v);
+    if (name != NULL && !PyUnicode_CheckExact(name))
+        Py_CLEAR(name);
+    return name;
+}
+
+static PyObject *
+is_reply(PyObject *obj) /* bool(in_reply_to_status_id_str or in_reply_to_status_id) */
+{
+    PyObject *v = get(obj, KEY(in_reply_to_status_id_str));
+    int truth = v != NULL ? PyObject_IsTrue(v) : 0;
+    if (truth == 0 && (v = get(obj, KEY(in_reply_to_status_id))) != NULL)
+        truth = PyObject_IsTrue(v);
+    return truth < 0 ? NULL : PyBool_FromLong(truth);
+}
+
+/* --------------------------------------------------------------- the tweet */
+
+static int
+is_v11_shaped(PyObject *obj) /* a dict that _decode_tweets would take for a v1.1 tweet, with a user */
+{
+    /* the compact event and v2 are told by these keys first: they are never v1.1 */
+    return PyDict_CheckExact(obj) && get(obj, KEY(account_id)) == NULL && get(obj, KEY(ts)) == NULL
+           && get(obj, KEY(data)) == NULL && get_dict(obj, KEY(user)) != NULL;
+}
+
+static int
+is_quote(PyObject *obj, PyObject *retweeted)
+{
+    return retweeted == NULL
+           && (get_dict(obj, KEY(quoted_status)) != NULL || get(obj, KEY(is_quote_status)) == Py_True);
+}
+
+static PyObject *
+build_tweet(PyObject *obj) /* decode._from_v11's common case; NULL declines */
+{
+    double ts;
+    if (!bound || !is_v11_shaped(obj) || !tweet_time(get(obj, KEY(created_at)), &ts))
+        return NULL;
+    PyObject *user = get_dict(obj, KEY(user)), *retweeted = get_dict(obj, KEY(retweeted_status));
+    PyObject *entities = NULL, *f[N_TWEET] = {NULL};
+    /* field by field, in order, up to the first that declines (&& sequences them), so that no Python
+     * callback runs with an error set */
+    (void)((f[0] = ident(obj))
+           && (f[1] = ident(user))
+           && (f[2] = PyFloat_FromDouble(ts))
+           /* a retweet's own text is "RT @author: " and a cut; what it spreads is the original's */
+           && (f[3] = retweeted != NULL ? content_v11(retweeted, get(obj, KEY(entities)), &entities)
+                                        : content_v11(obj, NULL, &entities))
+           && (f[4] = urls(entities))
+           && (f[5] = list_len(entities, KEY(user_mentions)))
+           && (f[6] = list_len(entities, KEY(hashtags)))
+           && (f[7] = PyBool_FromLong(retweeted != NULL))
+           && (f[8] = is_reply(obj))
+           && (f[9] = PyBool_FromLong(is_quote(obj, retweeted)))
+           && (f[10] = source(obj))
+           && (f[11] = profile_v11(user)));
+    return instance(&tweet_layout, f, N_TWEET);
+}
+
+static PyObject *
+tweet_v11(PyObject *module, PyObject *obj)
+{
+    static unsigned calls;
+    if (calls++ % ADOPT_EVERY == 0 && PyDict_CheckExact(obj))
+        adopt_keys(obj);
+    lookup_failed = 0;
+    PyObject *tweet = build_tweet(obj);
+    if (tweet == NULL || lookup_failed) {
+        Py_XDECREF(tweet);
+        PyErr_Clear(); /* declined: the Python path decides, and names any error */
+        Py_RETURN_NONE;
+    }
+    return tweet;
+}
+
+/* ------------------------------------------------------------------ bind */
+
+/* Fill layout for cls, a @dataclass(slots=True) whose fields must be names[0..n) in order: each a
+ * plain slot, so that setting the slots is all its __init__ does. Raises TypeError where not. */
+static int
+bind_layout(Layout *layout, PyObject *cls, const char *const *names, int n)
+{
+    if (!PyType_Check(cls)) {
+        PyErr_SetString(PyExc_TypeError, "bind: expected a class");
+        return 0;
+    }
+    PyTypeObject *type = (PyTypeObject *)cls;
+    PyObject *fields = PyObject_GetAttrString(cls, "__dataclass_fields__");
+    int ok = fields != NULL && PyDict_Check(fields) && PyDict_GET_SIZE(fields) == n
+             && !PyObject_HasAttrString(cls, "__post_init__") && type->tp_new == PyBaseObject_Type.tp_new;
+    Py_ssize_t pos = 0;
+    PyObject *name, *ignored;
+    for (int i = 0; ok && PyDict_Next(fields, &pos, &name, &ignored); i++) {
+        PyObject *descr = PyUnicode_Check(name) ? PyObject_GetAttr(cls, name) : NULL;
+        ok = descr != NULL && PyUnicode_CompareWithASCIIString(name, names[i]) == 0
+             && Py_IS_TYPE(descr, &PyMemberDescr_Type)
+             && ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX;
+        if (ok)
+            layout->offset[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
+        Py_XDECREF(descr);
+    }
+    Py_XDECREF(fields);
+    if (!ok) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "bind: %R is not the slotted dataclass consumer/_decode.c was written for "
+                     "(its fields changed?): rebuild after updating TWEET_FIELDS/PROFILE_FIELDS", cls);
+        return 0;
+    }
+    Py_INCREF(cls);
+    Py_XSETREF(layout->type, type);
+    return 1;
+}
+
+static void
+keep(PyObject **slot, PyObject *value)
+{
+    Py_INCREF(value);
+    Py_XSETREF(*slot, value);
+}
+
+PyDoc_STRVAR(bind_doc,
+"bind(tweet_cls, profile_cls, client, unescape, clock_bound, earliest_ts, max_id_chars)\n--\n\n"
+"Give tweet_v11 what it shares with consumer.decode; until then it declines every tweet.");
+
+static PyObject *
+bind(PyObject *module, PyObject *args)
+{
+    PyObject *tweet_cls, *profile_cls, *client, *unescape, *clock;
+    double earliest;
+    Py_ssize_t max_id;
+    if (!PyArg_ParseTuple(args, "OOOOO!dn:bind", &tweet_cls, &profile_cls, &client, &unescape, &PyList_Type,
+                          &clock, &earliest, &max_id))
+        return NULL;
+    bound = 0;
+    if (!bind_layout(&tweet_layout, tweet_cls, TWEET_FIELDS, N_TWEET)
+        || !bind_layout(&profile_layout, profile_cls, PROFILE_FIELDS, N_PROFILE))
+        return NULL;
+    keep(&client_fn, client);
+    keep(&unescape_fn, unescape);
+    keep(&clock_bound, clock);
+    earliest_ts = earliest;
+    max_id_chars = max_id;
+    bound = 1;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(tweet_v11_doc,
+"tweet_v11(obj)\n--\n\n"
+"The Tweet that consumer.decode._from_v11(obj) returns, for the common v1.1 tweet; None for any other\n"
+"object (the Python path then decides it). Never raises.");
+
+static PyMethodDef methods[] = {
+    {"tweet_v11", tweet_v11, METH_O, tweet_v11_doc},
+    {"bind", bind, METH_VARARGS, bind_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "consumer._decode",
+    .m_doc = "The common case of consumer.decode's v1.1 tweet decoding, in C (see consumer/_decode.c).",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC
+PyInit__decode(void)
+{
+    static const char *const names[N_KEYS] = {
+#define KEY_NAME(k) #k,
+        KEYS(KEY_NAME)};
+    if ((key_index = PyDict_New()) == NULL)
+        return NULL;
+    for (int i = 0; i < N_KEYS; i++) {
+        PyObject *index = PyLong_FromLong(i);
+        int failed = index == NULL || (keys[i] = PyUnicode_InternFromString(names[i])) == NULL
+                     || PyDict_SetItem(key_index, keys[i], index) < 0;
+        Py_XDECREF(index);
+        if (failed)
+            return NULL;
+    }
+    if ((empty_str = PyUnicode_FromString("")) == NULL || (empty_dict = PyDict_New()) == NULL
+        || (one = PyFloat_FromDouble(1.0)) == NULL || (zero = PyFloat_FromDouble(0.0)) == NULL)
+        return NULL;
+    return PyModule_Create(&module_def);
+}
