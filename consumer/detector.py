@@ -176,13 +176,22 @@ class Detector:
         return result
 
     def flush(self) -> BatchResult:
-        """Apply the labels the stream has passed and pass every open tick end (end of input, or caught up),
-        as far as :attr:`horizon` allows."""
+        """Apply the labels the stream has passed and pass the tick ends up to the end of the stream's tick
+        (end of input, or caught up), as far as :attr:`horizon` allows: the accounts waiting are scored now
+        rather than when later input passes their tick.
+
+        Examples later than that tick (another instance's, or those of a training log read ahead of the
+        stream, as when history is replayed with a later log) stay unlearned until the stream reaches them:
+        learned now, they would score this stream's next tweets with a model that has seen their future."""
         result = BatchResult()
         if self._pass_tick_ends(self.stream_time, result):
             self._apply_labels_before(self.stream_time, result, inclusive=True)
-            self._pass_tick_ends(float("inf"), result)
+            self._pass_tick_ends(self._stream_tick_end(), result)
         return result
+
+    def _stream_tick_end(self) -> float:
+        """The end of the tick the stream is in (minus infinity before any event)."""
+        return self._end_of_tick(self.stream_time) if self.stream_time > -INF else -INF
 
     def _pass_tick_ends(self, ts: float, result: BatchResult) -> bool:
         """Pass every tick end with something to do up to ``ts``, in order: at each, apply the labels before it,
@@ -489,8 +498,10 @@ class Detector:
 
     @property
     def has_open_tick(self) -> bool:
-        """Whether accounts, examples or labels wait for the stream to move on (see :meth:`flush`)."""
-        return bool(self._dirty) or bool(self._unlearned) or bool(self._pending and self._pending[0][0] <= self.stream_time)
+        """Whether accounts, examples or labels that :meth:`flush` would take wait for the stream to move on."""
+        bound = self._stream_tick_end()
+        return (any(end <= bound for end in self._ticks) or bool(self._unlearned and self._unlearned[0][0] < bound)
+                or bool(self._pending and self._pending[0][0] <= self.stream_time))
 
     @property
     def blocking_enabled(self) -> bool:

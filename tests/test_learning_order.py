@@ -163,3 +163,20 @@ def test_partitions_moving_mid_stream_change_no_decision(events, seed):
     flags, instances, moves = run_instances(events, seed, move_every=25)
     assert moves >= 20, "too few hand-overs happened mid-stream"
     assert actions(flags) == expected
+
+
+def test_caught_up_the_model_does_not_learn_examples_ahead_of_the_stream():
+    """An example later than the stream's tick (another instance's, or a log read ahead of a replay) waits for
+    the stream, even when the consumer is caught up and decides at once: learned then, it would score the
+    stream's next tweets with a model that has seen their future."""
+    from consumer.events import Tweet
+
+    d = detector()
+    d.add_example(1e9 + 10_000, "9", True, {"tweet_rate": 1.0})
+    d.process([Tweet("1", "7", 1e9, text="hi"), Tweet("2", "7", 1e9 + 60, text="hi")])
+    d.flush()
+    assert d.model.examples == 0 and d.learned_through < 1e9 + 10_000
+    assert not d.has_open_tick, "nothing the stream has reached waits: the caught-up consumer has no work"
+    assert "7" not in d._dirty, "the account waiting at the stream's tick was scored"
+    d.process([Tweet("3", "7", 1e9 + 20_000, text="hi")])
+    assert d.model.examples == 1
