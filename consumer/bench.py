@@ -35,8 +35,11 @@ pinned to the other cores, so the consumer's core runs the consumer alone
    producer sending the same stream at half of botwatch's measured rate for
    20 s, botwatch started with ``--checkpoint-interval 0.1`` (flags become
    visible to ``read_committed`` readers only when their transaction commits,
-   so the checkpoint interval is part of the latency) and a model warmed by
-   the training log of the run just measured (a fresh model flags nobody). A
+   so the checkpoint interval is part of the latency) and the model the
+   measured run ended with (a fresh model flags nobody): the bench learns that
+   run's training log and hands the model over as a snapshot
+   (``--snapshot-dir``), since a consumer learns an example only once its
+   stream reaches the example's time, and the replay's start holds none. A
    ``read_committed`` reader takes each flag off ``bot-flags``; the latency of
    a review or block flag is the time it was read minus the time the tweet
    that made the account's count reach the flag's ``tweets_seen`` was handed
@@ -636,12 +639,42 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
+def warm_snapshot(ctx: "Context", training_topic: str, directory: Path) -> str:
+    """A model snapshot of the run just measured: its training log learned to the end, written to ``directory``.
+
+    The latency run replays the stream from its start, where it holds no labels, and a detector learns an
+    example only once the stream reaches the example's time; fed only the log, its model would stay empty
+    through the whole paced run and flag nobody. Restored from this snapshot it starts with the model the
+    measured run ended with. Returns that model's version."""
+    from consumer.detector import build_detector
+    from consumer.recovery import TrainingLog
+    from consumer.snapshot import snapshot_path, write_snapshot
+
+    detector = build_detector(ctx.settings)
+    log = TrainingLog(ctx.client, training_topic, incarnation="bench")
+    try:
+        log.restore(detector, "", None)
+    finally:
+        log.close()
+    if detector._unlearned:
+        detector.catch_up(math.nextafter(max(ts for ts, *_ in detector._unlearned), math.inf))
+    directory.mkdir(parents=True, exist_ok=True)
+    write_snapshot(snapshot_path(directory, log.position - 1), {"detector": detector.model_state(), "clocks": log.clocks},
+                   model_version=detector.model.version, kind=detector.model.kind, training_offset=log.position - 1)
+    return detector.model.version
+
+
 def measure_latency(ctx: "Context", warm: Topics, rate: float, delivery: str) -> dict:
     """Event-to-flag latency at ``rate`` tweets/s (see the module doc)."""
     t = topics_for(ctx.prefix + "-lat", "latency", training=warm.training)  # fresh input, warm model
     create(ctx.client, t.specs({t.tweets, t.labels, t.flags, t.dlq, t.state}))
+    snapshots = ctx.tmp / "latency-snapshots"
+    version = warm_snapshot(ctx, warm.training, snapshots)
+    ctx.say(f"latency: model {version}, learned from the measured run's training log, as a snapshot")
     log = ctx.tmp / f"{t.group}.log"
-    proc = start(CONSUME, consumer_env(ctx.settings, ctx.bootstrap, t, delivery, LATENCY_CHECKPOINT), log, ctx.cpu)
+    env = consumer_env(ctx.settings, ctx.bootstrap, t, delivery, LATENCY_CHECKPOINT)
+    env["BOTWATCH_SNAPSHOT_DIR"] = str(snapshots)
+    proc = start(CONSUME, env, log, ctx.cpu)
     port = metrics_port(proc, log)
     deadline = time.monotonic() + 120
     while scrape(port, "/readyz") is None:  # partitions assigned and the model restored
