@@ -10,7 +10,7 @@
  * It never raises. So it declines whatever would take one of the Python path's
  * rarer branches (an integer id, a malformed time, a time out of range, numbers a
  * float cannot hold, ...) instead of copying them; every decline is listed in
- * decode.py's docstring, and tests/test_decode_fuzz.py holds the two paths equal.
+ * decode.py's docstring, and tests/test_decode_compiled.py holds the two paths equal.
  *
  * The Python helpers whose results should stay shared or whose rules are best
  * kept in one place (_client, the cached client name; _unescape) are called back,
