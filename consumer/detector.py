@@ -37,11 +37,12 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Sequence
 
+import numpy as np
 
 from consumer import features as F
 from consumer.events import Label, Tweet
 from consumer.drift import Detection, DriftMonitor
-from consumer.feature_matrix import feature_matrix
+from consumer.feature_matrix import features_of as feature_rows, stack
 from consumer.model import Model
 from consumer.policy import ACTION_NAMES, BLOCK, CLEAR, NONE, Policy
 from consumer.quality import RollingQuality
@@ -352,40 +353,49 @@ class Detector:
             self._open_until = self._next_tick_end()
 
     def _score(self, dirty: dict[str, array], result: BatchResult) -> list[dict]:
-        ready = [(aid, st) for aid, st in dirty.items() if st[F.N] >= self.min_tweets and st[F.ACTION] != CLEAR]
+        items = list(dirty.items())
         flags = []
-        for start in range(0, len(ready), SCORE_CHUNK):
-            flags += self._score_ready(ready[start:start + SCORE_CHUNK], result)
+        for start in range(0, len(items), SCORE_CHUNK):
+            flags += self._score_chunk(items[start:start + SCORE_CHUNK], result)
         return flags
 
-    def _score_ready(self, ready: list[tuple[str, array]], result: BatchResult) -> list[dict]:
-        rows = feature_matrix([st for _, st in ready])
-        # computed once for the scores and for the reasons of the flags among them
-        contributions = self.model.contributions(rows, F.FEATURE_NAMES) if self.model.kind == "logreg" else None
-        scores = self.model.score_many(rows, F.FEATURE_NAMES, contributions)
-        result.scored += len(ready)
+    def _score_chunk(self, chunk: list[tuple[str, array]], result: BatchResult) -> list[dict]:
+        """Score the accounts of ``chunk`` that are ready (enough tweets, not cleared by a human) and turn the
+        scores into actions, all as arrays: per account, only the two score slots are written back in Python."""
+        S = stack([st for _, st in chunk])
+        ready = (S[:, F.N] >= self.min_tweets) & (S[:, F.ACTION] != CLEAR)
+        if not ready.all():
+            S = S[ready]
+            chunk = [item for item, take in zip(chunk, ready.tolist()) if take]
+        if not chunk:
+            return []
+        rows = feature_rows(S)
+        scores, contributions = self.model.score_with_contributions(rows, F.FEATURE_NAMES)
+        result.scored += len(chunk)
         result.drift.extend(self.drift.observe_scores(rows, scores, at=self.stream_time))
-        counts = (self.model.examples_by_class[True], self.model.examples_by_class[False])
+        n = S[:, F.N]
+        current = S[:, F.ACTION]
+        # a block is confirmed by a second score after new tweets: not by a rescan that only changed the model
+        previous = np.where(n > S[:, F.SCORE_N], S[:, F.SCORE], np.nan)
         block_at, precision_at_block, support = self.quality.block_evidence
+        counts = (self.model.examples_by_class[True], self.model.examples_by_class[False])
+        actions = self.policy.decide_many(scores, current, counts, precision_at_block, support, block_at, previous, n)
+        scores = scores.tolist()
+        for (_, state), score in zip(chunk, scores):  # the score is state too: a restored account confirms a
+            state[F.SCORE] = score                    # block where this one would
+            state[F.SCORE_N] = state[F.N]
+        self.changed.update(aid for aid, _ in chunk)
         flags = []
-        changed = self.changed
-        for i, ((aid, state), row, score) in enumerate(zip(ready, rows, scores)):
-            current = int(state[F.ACTION])
-            score = float(score)
-            # a block is confirmed by a second score after new tweets: not by a rescan that only changed the model
-            previous = state[F.SCORE] if state[F.N] > state[F.SCORE_N] else float("nan")
-            state[F.SCORE], state[F.SCORE_N] = score, state[F.N]
-            changed.add(aid)  # the score is state too: a restored account confirms a block where this one would
-            action = self.policy.decide(score, current, counts, precision_at_block, support, block_at, previous,
-                                        state[F.N])
-            if action != current:
-                state[F.ACTION] = action
-                reasons = self.model.reasons(row, F.FEATURE_NAMES,
-                                             contributions=None if contributions is None else contributions[i])
-                flag = self._flag(aid, state, action, score, reasons, state[F.LAST_TS])
-                if action == BLOCK:
-                    flag["threshold"] = block_at  # the calibrated threshold, not the lowest one allowed
-                flags.append(flag)
+        for i in np.flatnonzero(actions != current).tolist():
+            aid, state = chunk[i]
+            action = int(actions[i])
+            state[F.ACTION] = action
+            reasons = self.model.reasons(rows[i], F.FEATURE_NAMES,
+                                         contributions=None if contributions is None else contributions[i])
+            flag = self._flag(aid, state, action, scores[i], reasons, state[F.LAST_TS])
+            if action == BLOCK:
+                flag["threshold"] = block_at  # the calibrated threshold, not the lowest one allowed
+            flags.append(flag)
         return flags
 
     def _flag(self, account_id: str, state, action: int, score: float, reasons: list, event_time: float) -> dict:

@@ -155,19 +155,24 @@ def ks_statistic(a_sorted: np.ndarray, b_sorted: np.ndarray) -> float:
     return float(np.max(np.abs(gap[ends]))) / (n * m)
 
 
+def _sorted(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row of ``columns`` sorted (NaN last), and how many of its values are not NaN."""
+    return np.sort(columns, axis=1), columns.shape[1] - np.isnan(columns).sum(axis=1)
+
+
 class _Reference:
     """What a check needs of one reference window: per column, its bin edges, shares and sorted values."""
 
     __slots__ = ("edges", "shares", "known", "continuous")
 
-    def __init__(self, columns: np.ndarray, bins: int, eps: float, ks_min_distinct: int, n_features: int):
-        """``columns``: one row per monitored feature and the score last, one column per window row."""
-        ordered = np.sort(columns, axis=1)  # NaN last
-        size = columns.shape[1]
-        n_known = size - np.isnan(columns).sum(axis=1)
+    def __init__(self, ordered: np.ndarray, n_known: np.ndarray, bins: int, eps: float, ks_min_distinct: int,
+                 n_features: int):
+        """``ordered``: the window sorted (NaN last), one row per monitored feature and the score last, one column
+        per window row; ``n_known``: the values that are not NaN in each row."""
+        size = ordered.shape[1]
         self.edges, self.shares, self.known, self.continuous = [], [], [], []
         score_edges = np.arange(1, bins) / bins  # scores live in [0, 1]: fixed bands, not quantiles
-        for j in range(len(columns)):
+        for j in range(len(ordered)):
             known = ordered[j, :n_known[j]]
             edges = quantile_edges(known, bins) if j < n_features else score_edges
             self.edges.append(edges)
@@ -404,6 +409,9 @@ class DriftMonitor:
         self._ring_pos = 0
         self._ring_count = 0  # rows put into the ring since it was last emptied
         self._reference: _Reference | None = None
+        # (rows put into the ring by then, sorted columns, known per column) of the last check's live window: with
+        # windows of one size checked every window, it is the next check's reference, and need not be sorted again
+        self._last_live: tuple[int, np.ndarray, np.ndarray] | None = None
         self._drifted: set[tuple[str, str]] = set()
         self.feature_psi: dict[str, float] = dict.fromkeys(self.monitored, NAN)
         """Latest PSI of each monitored feature (NaN before the first check)."""
@@ -511,27 +519,30 @@ class DriftMonitor:
         self._ring_pos = (pos + len(rows)) % size
 
     def _summarise(self, window: np.ndarray) -> _Reference:
-        columns = window if len(self._cols) == len(window) else window[self._cols]
-        return _Reference(columns, self.bins, self.eps, self.ks_min_distinct, len(self.monitored))
+        return self._reference_of(*_sorted(window if len(self._cols) == len(window) else window[self._cols]))
+
+    def _reference_of(self, ordered: np.ndarray, n_known: np.ndarray) -> _Reference:
+        return _Reference(ordered, n_known, self.bins, self.eps, self.ks_min_distinct, len(self.monitored))
 
     def _check(self, at: float) -> list[Detection]:
         self.checks += 1
         ring, pos = self._ring, self._ring_pos
         if self.reference == "sliding":  # from the oldest row on: the reference window, then the live window
             split = (pos + self.reference_size) % ring.shape[1]
-            if split > pos:
+            last = self._last_live
+            if last is not None and self._ring_count - last[0] == self.window_size == self.reference_size:
+                self._reference = self._reference_of(*last[1:])  # the last check's live window, sorted already
+            elif split > pos:
                 self._reference = self._summarise(ring[:, pos:split])
-                live = np.concatenate((ring[:, split:], ring[:, :pos]), axis=1)
             else:
                 self._reference = self._summarise(np.concatenate((ring[:, pos:], ring[:, :split]), axis=1))
-                live = ring[:, split:pos]
+            live = np.concatenate((ring[:, split:], ring[:, :pos]), axis=1) if split > pos else ring[:, split:pos]
         else:
             live = ring
         rows = live.shape[1]
-        live = live if len(self._cols) == len(live) else live[self._cols]
+        live_sorted, live_known = _sorted(live if len(self._cols) == len(live) else live[self._cols])
+        self._last_live = (self._ring_count, live_sorted, live_known)
         ref = self._reference
-        live_sorted = np.sort(live, axis=1)  # NaN last
-        live_known = rows - np.isnan(live).sum(axis=1)
         details = {"reference": self.reference, "reference_rows": self.reference_size,
                    "window_rows": rows, "rows_kept": self.rows_kept}
         found: list[Detection] = []

@@ -131,6 +131,13 @@ class Model:
             out[i] = self.predict_one({n: float(v) for n, v in zip(names, row) if v == v})
         return out
 
+    def score_with_contributions(self, rows: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`score_many` of ``rows`` and, for the linear model, their :meth:`contributions` (else None)."""
+        if self.kind == "logreg":
+            contributions = self.contributions(rows, names)
+            return self.score_many(rows, names, contributions), contributions
+        return self.score_many(rows, names), None
+
     def reasons(self, row: np.ndarray, names: tuple[str, ...], top: int = 3,
                 contributions: np.ndarray | None = None) -> list[dict]:
         """The ``top`` features that pushed this row's score up the most (``contributions``: the row's, if known)."""

@@ -53,6 +53,8 @@ import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
+import numpy as np
+
 NONE, REVIEW, BLOCK, CLEAR = 0, 1, 2, 3
 #: What each action is called on the topic; a return to ``none`` withdraws a flag, so it reads ``clear`` too.
 ACTION_NAMES = {NONE: "clear", REVIEW: "review", BLOCK: "block", CLEAR: "clear"}
@@ -178,6 +180,22 @@ class Policy:
         if current == REVIEW and score < self.review_threshold / 2:
             return NONE
         return current
+
+    def decide_many(self, scores: np.ndarray, current: np.ndarray, labels_per_class: tuple[int, int],
+                    precision_at_block: float, block_support: int, block_threshold: float,
+                    previous_scores: np.ndarray, tweets: np.ndarray) -> np.ndarray:
+        """:meth:`decide` of many accounts scored at once (arrays, one entry per account; a NaN previous score
+        means the account has not tweeted since it was last scored). Returns the new actions."""
+        actions = current.copy()
+        if min(labels_per_class) < self.min_labels:
+            return actions
+        # precedence as in decide: a block wins, then a first review, then the way back from review
+        actions[(current == REVIEW) & (scores < self.review_threshold / 2)] = NONE
+        actions[(current == NONE) & (scores >= self.review_threshold)] = REVIEW
+        if self.may_block(precision_at_block, block_support):
+            actions[(current != CLEAR) & (scores >= block_threshold) & (previous_scores >= block_threshold)
+                    & (tweets >= self.min_block_tweets)] = BLOCK
+        return actions
 
     def threshold_of(self, action: int) -> float:
         if action == NONE:

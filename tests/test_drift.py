@@ -162,6 +162,32 @@ def test_detections_do_not_depend_on_batch_boundaries():
     assert runs[0] and all(run == runs[0] for run in runs)
 
 
+
+@pytest.mark.parametrize("check_every", [1000, 250])
+def test_the_reference_taken_over_from_the_last_live_window_is_the_reference_summarised_anew(check_every):
+    """With windows of one size checked once a window, a check takes the last check's sorted live window as its
+    reference instead of sorting it again: the same reference, to the bit, as one summarised from the ring."""
+    rng = np.random.default_rng(11)
+    rows, scores = np.vstack((synthetic(rng, 3500)[0], synthetic(rng, 3500, shifted=True)[0])), rng.uniform(size=7000)
+    rows[::97, 5] = np.nan
+    monitor = DriftMonitor(NAMES, reference_size=1000, window_size=1000, check_every=check_every)
+    taken_over = 0
+    for start in range(0, len(rows), 125):
+        last = monitor._last_live
+        checks = monitor.checks
+        monitor.observe_scores(rows[start:start + 125], scores[start:start + 125])
+        if monitor.checks == checks:
+            continue
+        ring, pos = monitor._ring, monitor._ring_pos
+        anew = monitor._summarise(np.concatenate((ring[:, pos:], ring[:, :pos]), axis=1)[:, :1000])
+        got = monitor._reference
+        taken_over += last is not None and got.known[0].base is last[1]
+        for field in ("edges", "shares", "known"):
+            for a, b in zip(getattr(got, field), getattr(anew, field)):
+                assert a.tobytes() == b.tobytes()
+        assert got.continuous == anew.continuous
+    assert taken_over == (5 if check_every == 1000 else 0)
+
 def test_reset_reference_recollects_and_re_arms():
     rng = np.random.default_rng(8)
     before, after = synthetic(rng, 3000), synthetic(rng, 6000, shifted=True)

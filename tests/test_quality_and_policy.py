@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -133,8 +134,8 @@ class HighScores:
     version = "stub-1"
     examples_by_class = {True: 50, False: 50}
 
-    def score_many(self, rows, names, contributions=None):
-        return np.full(len(rows), 0.995)
+    def score_with_contributions(self, rows, names):
+        return np.full(len(rows), 0.995), None
 
     def reasons(self, row, names, contributions=None):
         return []
@@ -160,3 +161,18 @@ def test_a_rescan_does_not_confirm_a_block_new_tweets_do():
     assert actions == ["review"]
     tweet(1)
     assert actions == ["review", "block"]
+
+
+
+def test_deciding_many_at_once_is_deciding_each():
+    """Every combination of scores on and around the thresholds, actions, previous scores and tweet counts,
+    under evidence that does and does not allow blocking."""
+    p = Policy(review_threshold=0.5, block_threshold=0.9, min_labels=20, min_block_tweets=5)
+    levels = [0.0, 0.2, 0.25, 0.3, 0.5, 0.6, 0.9, 0.92, 0.93, 0.99, float("nan")]
+    grid = list(itertools.product(levels, [NONE, REVIEW, BLOCK, CLEAR], levels, [4, 5, 9]))
+    scores, current, previous, tweets = (np.array(column, dtype=float) for column in zip(*grid))
+    for labels, precision, support, block_at in itertools.product(
+            [(30, 30), (30, 5)], [1.0, 0.97, float("nan")], [300, 50], [0.9, 0.93]):
+        many = p.decide_many(scores, current, labels, precision, support, block_at, previous, tweets)
+        each = [p.decide(s, c, labels, precision, support, block_at, ps, t) for s, c, ps, t in grid]
+        assert many.tolist() == each, (labels, precision, support, block_at)

@@ -7,7 +7,7 @@ import pytest
 from consumer import detector as D
 from consumer.decode import decode_label, decode_tweets
 from consumer.detector import Detector
-from consumer.feature_matrix import feature_matrix
+from consumer.detector import feature_rows
 from consumer.policy import Policy
 from producers.generate import Generator
 
@@ -25,11 +25,11 @@ def run(events, monkeypatch, chunk: int):
     monkeypatch.setattr(D, "SCORE_CHUNK", chunk)
     sizes = []
 
-    def spy(states):
-        sizes.append(len(states))
-        return feature_matrix(states)
+    def spy(S):
+        sizes.append(len(S))
+        return feature_rows(S)
 
-    monkeypatch.setattr(D, "feature_matrix", spy)
+    monkeypatch.setattr(D, "feature_rows", spy)
     detector = Detector(Policy(min_labels=5), min_tweets=2)
     flags, drift = [], []
     for start in range(0, len(events), 1000):
