@@ -46,6 +46,7 @@ typedef struct {
 } Layout;
 
 static Layout tweet_layout, profile_layout;
+static PyObject *loads_fn;    /* orjson.loads */
 static PyObject *client_fn;   /* decode._client */
 static PyObject *unescape_fn; /* decode._unescape */
 static PyObject *clock_bound; /* decode._clock_bound: a list whose [0] is the latest time accepted */
@@ -547,22 +548,23 @@ keep(PyObject **slot, PyObject *value)
 }
 
 PyDoc_STRVAR(bind_doc,
-"bind(tweet_cls, profile_cls, client, unescape, clock_bound, earliest_ts, max_id_chars)\n--\n\n"
-"Give tweet_v11 what it shares with consumer.decode; until then it declines every tweet.");
+"bind(tweet_cls, profile_cls, client, unescape, clock_bound, earliest_ts, max_id_chars, loads)\n--\n\n"
+"Give tweet_v11 and message_v11 what they share with consumer.decode; until then they decline every tweet.");
 
 static PyObject *
 bind(PyObject *module, PyObject *args)
 {
-    PyObject *tweet_cls, *profile_cls, *client, *unescape, *clock;
+    PyObject *tweet_cls, *profile_cls, *client, *unescape, *clock, *loads;
     double earliest;
     Py_ssize_t max_id;
-    if (!PyArg_ParseTuple(args, "OOOOO!dn:bind", &tweet_cls, &profile_cls, &client, &unescape, &PyList_Type,
-                          &clock, &earliest, &max_id))
+    if (!PyArg_ParseTuple(args, "OOOOO!dnO:bind", &tweet_cls, &profile_cls, &client, &unescape, &PyList_Type,
+                          &clock, &earliest, &max_id, &loads))
         return NULL;
     bound = 0;
     if (!bind_layout(&tweet_layout, tweet_cls, TWEET_FIELDS, N_TWEET)
         || !bind_layout(&profile_layout, profile_cls, PROFILE_FIELDS, N_PROFILE))
         return NULL;
+    keep(&loads_fn, loads);
     keep(&client_fn, client);
     keep(&unescape_fn, unescape);
     keep(&clock_bound, clock);
@@ -577,8 +579,48 @@ PyDoc_STRVAR(tweet_v11_doc,
 "The Tweet that consumer.decode._from_v11(obj) returns, for the common v1.1 tweet; None for any other\n"
 "object (the Python path then decides it). Never raises.");
 
+PyDoc_STRVAR(message_v11_doc,
+"message_v11(raw, max_bytes)\n--\n\n"
+"What consumer.decode.decode_tweets(raw, max_bytes) returns, [tweet], for a message holding one common v1.1\n"
+"tweet; None for anything else, errors included (the Python path then decides it). Never raises.");
+
+/* decode_tweets' whole way for the common message, without its three Python frames: the size check,
+ * orjson.loads, the top-level type check and tweet_v11. Any failure declines, because the Python path must
+ * be the one to name the error (or to decode what tweet_v11 does not take). */
+static PyObject *
+message_v11(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "message_v11(raw, max_bytes) takes 2 arguments");
+        return NULL;
+    }
+    PyObject *raw = args[0];
+    Py_ssize_t max_bytes = PyLong_AsSsize_t(args[1]);
+    if (max_bytes == -1 && PyErr_Occurred())
+        return NULL;
+    if (!bound || !PyBytes_CheckExact(raw) || PyBytes_GET_SIZE(raw) > max_bytes)
+        Py_RETURN_NONE;
+    PyObject *obj = PyObject_CallOneArg(loads_fn, raw);
+    if (obj == NULL) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    PyObject *tweet = PyDict_CheckExact(obj) ? tweet_v11(module, obj) : Py_NewRef(Py_None);
+    Py_DECREF(obj);
+    if (tweet == NULL || tweet == Py_None)
+        return tweet;
+    PyObject *tweets = PyList_New(1);
+    if (tweets == NULL) {
+        Py_DECREF(tweet);
+        return NULL;
+    }
+    PyList_SET_ITEM(tweets, 0, tweet);
+    return tweets;
+}
+
 static PyMethodDef methods[] = {
     {"tweet_v11", tweet_v11, METH_O, tweet_v11_doc},
+    {"message_v11", (PyCFunction)(void (*)(void))message_v11, METH_FASTCALL, message_v11_doc},
     {"bind", bind, METH_VARARGS, bind_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -105,16 +105,16 @@ def test_generated_traffic_has_every_kind_of_tweet():
     assert any(t.urls for t in tweets) and any(t.mentions for t in tweets) and any(t.hashtags for t in tweets)
 
 
-def test_decode_tweets_returns_the_c_walks_tweet(monkeypatch):
+def test_decode_tweets_returns_the_c_messages_tweets(monkeypatch):
     returned = []
 
-    def walk(obj):
-        returned.append(D._decode.tweet_v11(obj))
+    def message(raw, max_bytes):
+        returned.append(D._decode.message_v11(raw, max_bytes))
         return returned[-1]
 
-    monkeypatch.setattr(D, "_tweet_v11", walk)
+    monkeypatch.setattr(D, "_message_v11", message)
     tweets = D.decode_tweets(load_bytes("v11_classic.json"))
-    assert returned and tweets == [returned[0]] and tweets[0] is returned[0]
+    assert returned and tweets is returned[0] and exact(tweets[0]) == exact(D._tweet_v11(load_json("v11_classic.json")))
 
 
 # ------------------------------------------------------------------ fixtures
@@ -177,6 +177,7 @@ def test_through_decode_tweets_on_swapped_values():
 # --------------------------------------------------------------- declines
 
 CLASSIC = load_json("v11_classic.json")
+CLASSIC_BYTES = load_bytes("v11_classic.json")
 
 
 def changed(**paths):
@@ -403,8 +404,22 @@ def test_bind_refuses_other_dataclasses():
     try:
         for bad in (Fewer, no_slots, int):
             with pytest.raises(TypeError):
-                D._decode.bind(bad, Profile, D._client, D._unescape, D._clock_bound, D.EARLIEST_TS, D.MAX_ID_CHARS)
+                D._decode.bind(bad, Profile, D._client, D._unescape, D._clock_bound, D.EARLIEST_TS, D.MAX_ID_CHARS,
+                               orjson.loads)
             assert D._decode.tweet_v11(CLASSIC) is None  # unbound: declines all
+            assert D._decode.message_v11(CLASSIC_BYTES, 1 << 20) is None
     finally:
-        D._decode.bind(Tweet, Profile, D._client, D._unescape, D._clock_bound, D.EARLIEST_TS, D.MAX_ID_CHARS)
+        D._decode.bind(Tweet, Profile, D._client, D._unescape, D._clock_bound, D.EARLIEST_TS, D.MAX_ID_CHARS,
+                       orjson.loads)
     assert same_as_python(CLASSIC)
+
+
+@pytest.mark.parametrize("raw, max_bytes", [
+    (None, 1 << 20), (b"", 1 << 20), (b"{", 1 << 20), (b"\xff", 1 << 20), (b"[1]", 1 << 20), (b'"x"', 1 << 20),
+    (b"{}", 1 << 20), (CLASSIC_BYTES, len(CLASSIC_BYTES) - 1), (bytearray(CLASSIC_BYTES), 1 << 20),
+    (memoryview(CLASSIC_BYTES), 1 << 20), (b'{"data": {"id": "1"}}', 1 << 20), (b'{"account_id": "1"}', 1 << 20),
+])
+def test_the_c_message_declines_what_the_python_path_must_decide(raw, max_bytes):
+    """Errors (the Python path names them), other formats and other buffer types: declined, never raised."""
+    assert D._decode.message_v11(raw, max_bytes) is None
+    assert D._decode.message_v11(CLASSIC_BYTES, len(CLASSIC_BYTES)) is not None  # at the limit: taken
