@@ -386,13 +386,14 @@ class Detector:
             state[F.SCORE_N] = state[F.N]
         self.changed.update(aid for aid, _ in chunk)
         flags = []
-        for i in np.flatnonzero(actions != current).tolist():
+        flagged = np.flatnonzero(actions != current)
+        reasons = self.model.reasons_many(rows[flagged], F.FEATURE_NAMES,
+                                          None if contributions is None else contributions[flagged])
+        for i, why in zip(flagged.tolist(), reasons):
             aid, state = chunk[i]
             action = int(actions[i])
             state[F.ACTION] = action
-            reasons = self.model.reasons(rows[i], F.FEATURE_NAMES,
-                                         contributions=None if contributions is None else contributions[i])
-            flag = self._flag(aid, state, action, scores[i], reasons, state[F.LAST_TS])
+            flag = self._flag(aid, state, action, scores[i], why, state[F.LAST_TS])
             if action == BLOCK:
                 flag["threshold"] = block_at  # the calibrated threshold, not the lowest one allowed
             flags.append(flag)

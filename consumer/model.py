@@ -138,15 +138,21 @@ class Model:
             return self.score_many(rows, names, contributions), contributions
         return self.score_many(rows, names), None
 
-    def reasons(self, row: np.ndarray, names: tuple[str, ...], top: int = 3,
-                contributions: np.ndarray | None = None) -> list[dict]:
-        """The ``top`` features that pushed this row's score up the most (``contributions``: the row's, if known)."""
+    def reasons(self, row: np.ndarray, names: tuple[str, ...], top: int = 3) -> list[dict]:
+        """The ``top`` features that pushed this row's score up the most."""
+        return self.reasons_many(row[None, :], names, top=top)[0]
+
+    def reasons_many(self, rows: np.ndarray, names: tuple[str, ...], contributions: np.ndarray | None = None,
+                     top: int = 3) -> list[list[dict]]:
+        """:meth:`reasons` of each row (``contributions``: the rows', if known); empty for a model that is
+        not linear."""
         if self.kind != "logreg":
-            return []
-        contrib = self.contributions(row[None, :], names)[0] if contributions is None else contributions
-        order = np.argsort(-contrib)[:top]
+            return [[] for _ in rows]
+        if contributions is None:
+            contributions = self.contributions(rows, names)
+        tops = np.argsort(-contributions, axis=1)[:, :top].tolist()
         return [
-            {"feature": names[i], "value": round(float(row[i]), 6), "contribution": round(float(contrib[i]), 6)}
-            for i in order
-            if contrib[i] > 0
+            [{"feature": names[j], "value": round(float(row[j]), 6), "contribution": round(float(contrib[j]), 6)}
+             for j in order if contrib[j] > 0]
+            for row, contrib, order in zip(rows, contributions, tops)
         ]

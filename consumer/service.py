@@ -531,9 +531,10 @@ class Service:
     def _emit(self, result, fetched_at: dict) -> None:
         s, m, produce = self.s, self.metrics, self._produce
         now = time.monotonic()
+        by_action: dict[str, int] = {}  # the counters once per batch: a start-up flags thousands a second
         for flag in result.flags:
             produce(s.flags_topic, orjson.dumps(flag), flag["account_id"].encode())
-            m.flags.labels(flag["action"]).inc()
+            by_action[flag["action"]] = by_action.get(flag["action"], 0) + 1
             fetched = fetched_at.get(flag["account_id"])
             if fetched is not None:
                 m.flag_latency.observe(now - fetched)
@@ -541,6 +542,8 @@ class Service:
                 print(f"{flag['action']:>6}  account {flag['account_id']}  score {flag['score']}  "
                       f"tweets {flag['tweets_seen']}  reasons {', '.join(r['feature'] for r in flag['reasons'])}",
                       flush=True)
+        for action, flags in by_action.items():
+            m.flags.labels(action).inc(flags)
         headers = [(INCARNATION_HEADER, self.incarnation.encode())]
         for example in result.examples:
             produce(s.training_topic, orjson.dumps(example), example["account_id"].encode(), headers=headers,
@@ -613,15 +616,20 @@ class Service:
 
     def _write_changelog(self) -> None:
         s, d, produce = self.s, self.detector, self._produce
-        # one record per account changed since the last checkpoint, about one per tweet: names bound once
+        # one record per account changed since the last checkpoint, about one per tweet: names bound once, and
+        # librdkafka's produce called straight (no commit is in flight here: _checkpoint has finished it)
         state_topic, partition_of, accounts, waits_until = s.state_topic, self.partition_of, d.accounts, d.waits_until
+        produce_now = self.producer.produce
         for account_id in d.drain_changed():
             partition = partition_of.get(account_id)
             if partition is None:
                 continue
             state = accounts.get(account_id)
             value = None if state is None else encode_account(state, waits_until(account_id))
-            produce(state_topic, value, account_id.encode(), partition=partition)
+            try:
+                produce_now(state_topic, value, account_id.encode(), partition=partition)
+            except BufferError:  # librdkafka's queue is full: _produce waits for room
+                produce(state_topic, value, account_id.encode(), partition=partition)
             if state is None:
                 del partition_of[account_id]
         pending_by_partition: dict[int, list[tuple[float, Label]]] = {}

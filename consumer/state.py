@@ -38,8 +38,12 @@ CLOCK_KEY = b"\x00clock"
 LABELS_KEY = b"\x00labels"
 
 
+_pack_tick_end = struct.Struct("<d").pack
+_NOT_WAITING = _pack_tick_end(math.nan)
+
+
 def encode_account(state: array, tick_end: float | None) -> bytes:
-    return state.tobytes() + struct.pack("<d", math.nan if tick_end is None else tick_end)
+    return state.tobytes() + (_NOT_WAITING if tick_end is None else _pack_tick_end(tick_end))
 
 
 class LayoutError(ValueError):

@@ -62,3 +62,22 @@ def test_other_model_kinds_score_too():
             model.learn_one({"a": float(i % 2) * 5, "b": 1.0}, bool(i % 2))
         scores = model.score_many(np.array([[5.0, 1.0], [0.0, 1.0]]), ("a", "b"))
         assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))
+
+
+def test_reasons_of_many_rows_are_the_reasons_of_each():
+    model = trained()
+    rng = np.random.default_rng(4)
+    rows = rng.normal(size=(40, 4)) * [3, 50, 1, 2]
+    rows[::5, 0] = np.nan
+    many = model.reasons_many(rows, NAMES)
+    contributions = model.contributions(rows, NAMES)
+    each = []
+    for row, contrib in zip(rows, contributions):  # one row at a time, the largest positive contributions first
+        top = sorted((j for j in range(len(NAMES)) if contrib[j] > 0), key=lambda j: -contrib[j])[:3]
+        each.append([{"feature": NAMES[j], "value": round(float(row[j]), 6), "contribution": round(float(contrib[j]), 6)}
+                     for j in top])
+    assert many == each
+    assert many[:5] == [model.reasons(row, NAMES) for row in rows[:5]]
+    assert many == model.reasons_many(rows, NAMES, model.contributions(rows, NAMES))
+    assert any(len(r) == 3 for r in many) and any(len(r) < 3 for r in many)
+    assert Model("hat").reasons_many(rows, NAMES) == [[]] * len(rows)

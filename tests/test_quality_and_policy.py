@@ -137,8 +137,8 @@ class HighScores:
     def score_with_contributions(self, rows, names):
         return np.full(len(rows), 0.995), None
 
-    def reasons(self, row, names, contributions=None):
-        return []
+    def reasons_many(self, rows, names, contributions=None):
+        return [[] for _ in rows]
 
 
 def test_a_rescan_does_not_confirm_a_block_new_tweets_do():
