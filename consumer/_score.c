@@ -1,0 +1,422 @@
+/* consumer._score: the scoring of many accounts in one call, compiled.
+ *
+ * consumer/features.py defines an account's features (feature_row) and consumer/scoring.py the linear model's
+ * score (linear_scores_python); this file computes both, bit for bit as Python does, over many accounts at
+ * once. numpy does the same in ~40 whole-array expressions, each with a fixed cost of a few microseconds: on a
+ * sparse stream, where a tick scores a handful of accounts, that fixed cost is most of the work. Here a call
+ * costs well under a microsecond before its first account.
+ *
+ * Exactness: every operation is the one Python performs, in the same order, on the same doubles.
+ *   - -ffp-contract=off keeps a*b+c two roundings, as in Python.
+ *   - log, log2, log1p and exp are libm's, the functions Python's math module calls. The two constants that
+ *     Python computes with them (52 * log(52) and log2(24)) are computed the same way at import, because the
+ *     compiler would fold them itself, correctly rounded, where libm need not be.
+ *   - Python's float // is not floor(a / b): py_floordiv is floatobject.c's algorithm.
+ * Where feature_row raises (a state no update makes: a bitmap that is not finite or has more than 52 bits
+ * set, a negative DT_M2, one tweet spanning a day), this code does not: such a feature gets what IEEE
+ * arithmetic gives, NaN for the bitmap counts.
+ *
+ * No numpy C API: inputs and outputs are buffers of float64 (numpy arrays, array('d')), checked for size,
+ * format, contiguity, writability and overlap. The GIL is held throughout: a call is short.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "_layout.h"
+
+#define HOUR_ENTROPY_MIN_SPAN 86400.0
+#define DOMAINS_MIN_URLS 8.0
+
+static const char *const FEATURE_NAMES[] = {
+    "statuses_count", "followers_count", "friends_count", "favourites_count", "listed_count",
+    "default_profile", "profile_use_background_image", "verified", "tweet_freq", "followers_growth_rate",
+    "friends_growth_rate", "favourites_growth_rate", "listed_growth_rate", "followers_friends_ratio",
+    "screen_name_length", "num_digits_in_screen_name", "name_length", "num_digits_in_name",
+    "description_length", "screen_name_likelihood",
+    "tweet_rate", "interarrival_mean", "interarrival_cv", "burstiness", "hour_entropy",
+    "url_ratio", "mention_ratio", "hashtag_ratio", "retweet_ratio", "reply_ratio", "quote_ratio",
+    "distinct_url_domains", "duplicate_text_ratio", "near_duplicate_text_ratio", "source_diversity",
+    "text_length_mean", "text_length_var",
+};
+#define NF ((int)(sizeof FEATURE_NAMES / sizeof FEATURE_NAMES[0]))
+
+/* LAYOUT holds these too, beside the slots, NF, BITMAP_BITS and FEATURE_NAMES */
+static const struct { const char *name; double value; } CONSTANTS[] = {
+    {"_HOUR_SHIFT", HOUR_SHIFT}, {"_HOUR_CAP", HOUR_CAP},
+    {"HOUR_ENTROPY_MIN_SPAN", HOUR_ENTROPY_MIN_SPAN}, {"DOMAINS_MIN_URLS", DOMAINS_MIN_URLS},
+};
+
+static double saturated_count;  /* features._linear_count of a full bitmap: 52 * math.log(52) */
+static double max_hour_entropy; /* features._MAX_HOUR_ENTROPY: math.log2(24) */
+
+/* ------------------------------------------------------------------ the features */
+
+/* Python's float floor division v // w (floatobject.c, _float_div_mod): fmod, then a quotient snapped to the
+ * nearest integer. It differs from floor(v / w): inf // w is NaN, and the sign of a zero quotient follows v / w. */
+static double py_floordiv(double v, double w)
+{
+    double mod = fmod(v, w);
+    double div = (v - mod) / w;
+    if (mod != 0.0 && (w < 0) != (mod < 0)) /* NaN != 0, as C's `if (mod)` */
+        div -= 1.0;
+    if (div == 0.0)
+        return copysign(0.0, v / w);
+    double floordiv = floor(div);
+    if (div - floordiv > 0.5)
+        floordiv += 1.0;
+    return floordiv;
+}
+
+/* int(bits).bit_count(): int() truncates towards zero and bit_count() counts the ones of |int|. -1 where
+ * int() raises (NaN, infinity). */
+static int bit_count(double bits)
+{
+    if (!isfinite(bits))
+        return -1;
+    double a = fabs(bits);
+    if (a < 18446744073709551616.0) /* 2**64 */
+        return __builtin_popcountll((unsigned long long)a);
+    uint64_t u; /* an integer already, its 53-bit significand shifted left: those are its ones */
+    memcpy(&u, &a, sizeof u);
+    return __builtin_popcountll((u & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52));
+}
+
+/* features._linear_count */
+static double linear_count(double bits)
+{
+    int ones = bit_count(bits);
+    if (ones < 0)
+        return NAN;
+    int zeros = BITMAP_BITS - ones;
+    if (zeros == 0)
+        return saturated_count;
+    return -(double)BITMAP_BITS * log((double)zeros / BITMAP_BITS); /* log of a negative: NaN */
+}
+
+/* features._hour_entropy */
+static double hour_entropy(const double *s, double n)
+{
+    if (!(s[LAST_TS] - s[FIRST_TS] >= HOUR_ENTROPY_MIN_SPAN))
+        return NAN;
+    double total = n <= HOUR_CAP ? n : HOUR_CAP;
+    double pairs = 0.0;
+    for (int i = HOURS; i < HOURS + 12; i++) {
+        double v = s[i];
+        if (v != 0.0) { /* Python's `if v:`, NaN included */
+            double hi = py_floordiv(v, HOUR_SHIFT);
+            double lo = v - hi * HOUR_SHIFT;
+            pairs += lo * (lo - 1.0) + hi * (hi - 1.0);
+        }
+    }
+    double collision = pairs / (total * (total - 1.0));
+    return collision <= 1.0 / 24.0 ? max_hour_entropy : -log2(collision);
+}
+
+/* features.feature_row, line by line */
+static void feature_row(const double *s, double *out)
+{
+    double n = s[N];
+    if (n == 0.0) {
+        for (int j = 0; j < NF; j++)
+            out[j] = NAN;
+        return;
+    }
+    double age_days = (s[P_TS] - s[P_CREATED]) / 86400.0;
+    age_days = age_days >= 1.0 ? age_days : (age_days == age_days ? 1.0 : NAN);
+    double friends = s[P_FRIENDS];
+    double k = s[N_DT];
+    double dt_mean = k >= 1.0 ? s[DT_MEAN] : NAN;
+    double cv = NAN, burst = NAN;
+    if (k >= 2.0) {
+        double dt_sd = sqrt(s[DT_M2] / k);
+        cv = dt_mean > 0 ? dt_sd / dt_mean : 0.0;
+        burst = dt_sd + dt_mean > 0 ? (dt_sd - dt_mean) / (dt_sd + dt_mean) : 0.0;
+    }
+    double span_h = (s[LAST_TS] - s[FIRST_TS]) / 3600.0;
+    double rate = span_h > 0 ? (n - 1.0) / span_h : NAN;
+    double n_text = s[N_TEXT];
+    double dup = NAN, near_dup = NAN, len_mean = NAN, len_var = NAN;
+    if (n_text != 0.0) { /* Python's `if n_text:`, NaN included */
+        dup = s[N_DUP] / n_text;
+        near_dup = s[N_NEAR_DUP] / n_text;
+        len_mean = s[LEN_MEAN];
+        len_var = s[LEN_M2] / n_text;
+    }
+    const double row[] = {
+        s[P_STATUSES], s[P_FOLLOWERS], friends, s[P_FAVOURITES], s[P_LISTED],
+        s[P_DEFAULT], s[P_BACKGROUND], s[P_VERIFIED],
+        s[P_STATUSES] / age_days, s[P_FOLLOWERS] / age_days, friends / age_days,
+        s[P_FAVOURITES] / age_days, s[P_LISTED] / age_days,
+        friends == friends ? s[P_FOLLOWERS] / (1.0 > friends ? 1.0 : friends) : NAN, /* max(friends, 1.0) */
+        s[P_SN_LEN], s[P_SN_DIGITS], s[P_NAME_LEN], s[P_NAME_DIGITS], s[P_DESC_LEN],
+        s[P_SN_LIKELIHOOD],
+        rate, dt_mean, cv, burst, hour_entropy(s, n),
+        s[N_URL] / n, s[N_MENTION] / n, s[N_HASHTAG] / n,
+        s[N_RETWEET] / n, s[N_REPLY] / n, s[N_QUOTE] / n,
+        s[N_URL] >= DOMAINS_MIN_URLS ? linear_count(s[DOMAIN_BITS]) : NAN,
+        dup, near_dup,
+        s[SOURCE_BITS] != 0.0 ? linear_count(s[SOURCE_BITS]) : NAN,
+        len_mean, len_var,
+    };
+    _Static_assert(sizeof row / sizeof row[0] == NF, "one value per feature");
+    memcpy(out, row, sizeof row);
+}
+
+/* ------------------------------------------------------------------ the linear score */
+
+/* scoring.linear_scores_python's row: each feature's contribution, and the score */
+static double linear_row(const double *x, const double *means, const double *stds, const double *weights,
+                         double clip, double intercept, double *contrib)
+{
+    double total = 0.0;
+    for (int j = 0; j < NF; j++) {
+        double c = 0.0; /* an unknown feature's z, and so its contribution, is NaN: it contributes 0.0 */
+        if (x[j] == x[j]) {
+            double z = (copysign(log1p(fabs(x[j])), x[j]) - means[j]) / stds[j];
+            z = z > clip ? clip : (z < -clip ? -clip : z);
+            c = z * weights[j];
+            c = c != c ? 0.0 : c;
+        }
+        contrib[j] = c;
+        total += c;
+    }
+    double logit = total + intercept;
+    logit = logit > 30.0 ? 30.0 : (logit < -30.0 ? -30.0 : logit);
+    return 1.0 / (1.0 + exp(-logit));
+}
+
+/* ------------------------------------------------------------------ buffers */
+
+static int is_native_double(const char *format)
+{
+    if (format == NULL) /* unsigned bytes */
+        return 0;
+    if (*format == '@' || *format == '=' || *format == (PY_LITTLE_ENDIAN ? '<' : '>'))
+        format++;
+    return format[0] == 'd' && format[1] == '\0';
+}
+
+/* `view` of `obj` as `count` contiguous float64s, writable if asked. 0, or -1 with an exception set (and
+ * nothing held). */
+static int get_doubles(PyObject *obj, Py_buffer *view, Py_ssize_t count, int writable, const char *what)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT;
+    if (PyObject_GetBuffer(obj, view, flags | (writable ? PyBUF_WRITABLE : 0)) < 0) {
+        PyErr_Clear();
+        if (writable && PyObject_GetBuffer(obj, view, flags) == 0) {
+            PyBuffer_Release(view);
+            PyErr_Format(PyExc_ValueError, "%s is read-only", what);
+        }
+        else {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous buffer of float64 (a numpy array, an "
+                         "array('d')), not %.100s", what, Py_TYPE(obj)->tp_name);
+        }
+        return -1;
+    }
+    if (!is_native_double(view->format)) {
+        PyErr_Format(PyExc_TypeError, "%s must hold float64 (format 'd'), not format '%s'", what,
+                     view->format ? view->format : "B");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    if (view->len != count * (Py_ssize_t)sizeof(double)) {
+        PyErr_Format(PyExc_ValueError, "%s holds %zd doubles, not %zd", what,
+                     view->len / (Py_ssize_t)sizeof(double), count);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static int overlap(const Py_buffer *a, const Py_buffer *b)
+{
+    uintptr_t a0 = (uintptr_t)a->buf, b0 = (uintptr_t)b->buf;
+    return a->len > 0 && b->len > 0 && a0 < b0 + (uintptr_t)b->len && b0 < a0 + (uintptr_t)a->len;
+}
+
+static void release_all(Py_buffer *views, int count)
+{
+    for (int k = 0; k < count; k++)
+        PyBuffer_Release(&views[k]);
+}
+
+/* What one argument must be: args[arg], `per_row` doubles for each of the n rows (or `per_row` doubles in all
+ * where `rows` is 0), writable for an output. An output may overlap nothing else. */
+struct spec { int arg; Py_ssize_t per_row; int rows; int writable; const char *what; };
+
+/* views[k] of every spec's argument: 0 with all held, or -1 with an exception set and none held */
+static int get_all(PyObject *const *args, Py_ssize_t n, const struct spec *specs, int count, Py_buffer *views)
+{
+    int k;
+    for (k = 0; k < count; k++) {
+        const struct spec *sp = &specs[k];
+        if (get_doubles(args[sp->arg], &views[k], sp->rows ? n * sp->per_row : sp->per_row, sp->writable,
+                        sp->what) < 0)
+            break;
+        int other = 0;
+        while (other < k && !((sp->writable || specs[other].writable) && overlap(&views[k], &views[other])))
+            other++;
+        if (other < k) {
+            PyErr_Format(PyExc_ValueError, "%s overlaps %s", sp->what, specs[other].what);
+            PyBuffer_Release(&views[k]);
+            break;
+        }
+    }
+    if (k == count)
+        return 0;
+    release_all(views, k);
+    return -1;
+}
+
+/* The row count n; -1 with an exception set if it is not an integer from 0 to what `per_row` doubles a row
+ * allow in memory. */
+static Py_ssize_t row_count(PyObject *obj, Py_ssize_t per_row)
+{
+    Py_ssize_t n = PyNumber_AsSsize_t(obj, PyExc_OverflowError);
+    if (n == -1 && PyErr_Occurred())
+        return -1;
+    if (n < 0 || n > PY_SSIZE_T_MAX / (per_row * (Py_ssize_t)sizeof(double))) {
+        PyErr_Format(PyExc_ValueError, "n must be a row count from 0 on, not %zd", n);
+        return -1;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------ the module */
+
+PyDoc_STRVAR(feature_rows_doc,
+"feature_rows(S, n, out) -> None\n--\n\n"
+"Write features.feature_row of each of the n states stacked in S (n * SLOTS float64, row-major) into out\n"
+"(n * NF float64), bit for bit.");
+
+static PyObject *feature_rows(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "feature_rows(S, n, out) takes 3 arguments, not %zd", nargs);
+        return NULL;
+    }
+    Py_ssize_t n = row_count(args[1], SLOTS);
+    if (n < 0)
+        return NULL;
+    static const struct spec specs[] = {{0, SLOTS, 1, 0, "S"}, {2, NF, 1, 1, "out"}};
+    Py_buffer views[2];
+    if (get_all(args, n, specs, 2, views) < 0)
+        return NULL;
+    const double *S = views[0].buf;
+    double *out = views[1].buf;
+    for (Py_ssize_t i = 0; i < n; i++)
+        feature_row(S + i * SLOTS, out + i * NF);
+    release_all(views, 2);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(linear_scores_doc,
+"linear_scores(rows, n, means, stds, weights, clip, intercept, contrib_out, scores_out) -> None\n--\n\n"
+"scoring.linear_scores_python, bit for bit: each feature's contribution to the logit into contrib_out\n"
+"(n * NF float64) and P(bot) into scores_out (n float64), from n rows of NF features (rows, n * NF\n"
+"float64), and NF float64 each of means, stds (none 0) and weights.");
+
+static PyObject *linear_scores(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 9) {
+        PyErr_Format(PyExc_TypeError, "linear_scores(rows, n, means, stds, weights, clip, intercept, "
+                     "contrib_out, scores_out) takes 9 arguments, not %zd", nargs);
+        return NULL;
+    }
+    Py_ssize_t n = row_count(args[1], NF);
+    if (n < 0)
+        return NULL;
+    double clip = PyFloat_AsDouble(args[5]);
+    if (clip == -1.0 && PyErr_Occurred())
+        return NULL;
+    double intercept = PyFloat_AsDouble(args[6]);
+    if (intercept == -1.0 && PyErr_Occurred())
+        return NULL;
+    static const struct spec specs[] = {
+        {0, NF, 1, 0, "rows"}, {2, NF, 0, 0, "means"}, {3, NF, 0, 0, "stds"}, {4, NF, 0, 0, "weights"},
+        {7, NF, 1, 1, "contrib_out"}, {8, 1, 1, 1, "scores_out"},
+    };
+    Py_buffer views[6];
+    if (get_all(args, n, specs, 6, views) < 0)
+        return NULL;
+    const double *rows = views[0].buf, *means = views[1].buf, *stds = views[2].buf, *weights = views[3].buf;
+    double *contrib = views[4].buf, *scores = views[5].buf;
+    for (int j = 0; j < NF; j++)
+        if (stds[j] == 0.0) { /* Python's division would raise; Model._linear_params makes them 1 */
+            release_all(views, 6);
+            PyErr_Format(PyExc_ValueError, "stds[%d] (%s) is 0", j, FEATURE_NAMES[j]);
+            return NULL;
+        }
+    for (Py_ssize_t i = 0; i < n; i++)
+        scores[i] = linear_row(rows + i * NF, means, stds, weights, clip, intercept, contrib + i * NF);
+    release_all(views, 6);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"feature_rows", (PyCFunction)(void (*)(void))feature_rows, METH_FASTCALL, feature_rows_doc},
+    {"linear_scores", (PyCFunction)(void (*)(void))linear_scores, METH_FASTCALL, linear_scores_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "consumer._score",
+    "consumer.scoring's kernel: feature rows and linear scores of many accounts; consumer/scoring.py defines them.",
+    -1, methods, NULL, NULL, NULL, NULL,
+};
+
+/* dict[name] = value, the reference to value taken over; -1 on error, value NULL included */
+static int put(PyObject *dict, const char *name, PyObject *value)
+{
+    int result = value == NULL ? -1 : PyDict_SetItemString(dict, name, value);
+    Py_XDECREF(value);
+    return result;
+}
+
+static PyObject *feature_names(void)
+{
+    PyObject *names = PyTuple_New(NF);
+    for (int j = 0; names != NULL && j < NF; j++) {
+        PyObject *name = PyUnicode_FromString(FEATURE_NAMES[j]);
+        if (name == NULL)
+            Py_CLEAR(names);
+        else
+            PyTuple_SET_ITEM(names, j, name);
+    }
+    return names;
+}
+
+static int add_layout(PyObject *module)
+{
+    PyObject *layout = PyDict_New();
+    if (layout == NULL || put(layout, "FEATURE_NAMES", feature_names()) < 0 ||
+        put(layout, "NF", PyLong_FromLong(NF)) < 0 || put(layout, "BITMAP_BITS", PyLong_FromLong(BITMAP_BITS)) < 0)
+        goto fail;
+    for (size_t i = 0; i < sizeof LAYOUT / sizeof LAYOUT[0]; i++)
+        if (put(layout, LAYOUT[i].name, PyLong_FromLong(LAYOUT[i].slot)) < 0)
+            goto fail;
+    for (size_t i = 0; i < sizeof CONSTANTS / sizeof CONSTANTS[0]; i++)
+        if (put(layout, CONSTANTS[i].name, PyFloat_FromDouble(CONSTANTS[i].value)) < 0)
+            goto fail;
+    if (PyModule_AddObject(module, "LAYOUT", layout) == 0)
+        return 0;
+fail:
+    Py_XDECREF(layout);
+    return -1;
+}
+
+PyMODINIT_FUNC PyInit__score(void)
+{
+    /* volatile: computed by libm at run time, as Python computes them, not folded by the compiler */
+    volatile double bitmap_bits = BITMAP_BITS, hours = 24.0;
+    saturated_count = BITMAP_BITS * log(bitmap_bits);
+    max_hour_entropy = log2(hours);
+    PyObject *module = PyModule_Create(&module_def);
+    if (module != NULL && add_layout(module) < 0)
+        Py_CLEAR(module);
+    return module;
+}

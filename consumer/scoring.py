@@ -1,0 +1,147 @@
+"""Scoring many accounts at once: their feature rows, and the linear model's contributions and scores.
+
+The detector scores, once per tick, every account the tick touched. On a
+sparse stream that is a few accounts per call, and numpy's fixed cost per
+expression (about 250 µs for the ~40 of :func:`~consumer.feature_matrix.features_of`
+and :meth:`~consumer.model.Model.contributions`) outweighs the work. The
+compiled kernel ``consumer._score`` (``consumer/_score.c``, built by ``pip
+install -e .``) does the same per account in a loop, with a fixed cost of
+about a microsecond.
+
+This module is the definition the kernel is held to, bit for bit:
+:func:`feature_rows_python` is :func:`consumer.features.feature_row` of each
+state, and :func:`linear_scores_python` is the linear pipeline of
+:mod:`consumer.model` (symlog, standardise, clip, weigh; an unknown feature
+contributes nothing) written with Python floats. :func:`feature_rows` and
+:func:`linear_scores` run the kernel where it is built for this state layout
+(:data:`COMPILED`), else numpy (:func:`feature_rows_numpy`,
+:func:`linear_scores_numpy`), which agrees within rounding only.
+
+Example
+-------
+>>> from consumer.events import Tweet
+>>> from consumer.feature_matrix import stack
+>>> from consumer.features import FEATURE_NAMES, feature_dict, new_state, update
+>>> from consumer.model import Model
+>>> state = new_state()
+>>> for i in range(3):
+...     _ = update(state, Tweet(str(i), "7", 1e9 + 60 * i, text="hello"))
+>>> rows = feature_rows(stack([state]))
+>>> rows.shape
+(1, 37)
+>>> bool(np.allclose(rows, feature_rows_python(stack([state])), equal_nan=True))
+True
+>>> model = Model()
+>>> model.learn_one(feature_dict(rows[0].tolist()), True)
+>>> _, means, stds, weights, clip, intercept = model._linear_params(FEATURE_NAMES)
+>>> contributions, scores = linear_scores(rows, means, stds, weights, clip, intercept)
+>>> contributions.shape, bool(0.5 < scores[0] < 1.0)
+((1, 37), True)
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+
+import numpy as np
+
+from consumer import features as F
+from consumer.feature_matrix import features_of
+
+#: Features per row, in :data:`~consumer.features.FEATURE_NAMES` order.
+NF = len(F.FEATURE_NAMES)
+
+
+# ------------------------------------------------------------------ the definitions
+
+def feature_rows_python(S: np.ndarray) -> np.ndarray:
+    """:func:`~consumer.features.feature_row` of each state stacked in ``S`` (accounts x SLOTS), as an
+    (accounts x NF) array."""
+    S = np.ascontiguousarray(S, dtype=np.float64)
+    return np.array([F.feature_row(array("d", row.tobytes())) for row in S], dtype=np.float64).reshape(-1, NF)
+
+
+def linear_scores_python(rows, means, stds, weights, clip: float, intercept: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each feature's contribution to the logit, and P(bot), of each row of ``rows`` (accounts x NF).
+
+    ``means``, ``stds`` and ``weights`` (NF each), ``clip`` and ``intercept`` are
+    :meth:`Model._linear_params <consumer.model.Model._linear_params>`'s. The sign is math.copysign's, as
+    in :func:`consumer.model.symlog`, so that a row is transformed as River learned from it.
+    """
+    means, stds, weights = (np.asarray(a, dtype=np.float64).tolist() for a in (means, stds, weights))
+    clip, intercept = float(clip), float(intercept)
+    contributions, scores = [], []
+    for row in np.asarray(rows, dtype=np.float64).reshape(-1, NF).tolist():
+        total = 0.0
+        for x, mean, std, weight in zip(row, means, stds, weights):
+            z = (math.copysign(math.log1p(abs(x)), x) - mean) / std
+            z = clip if z > clip else (-clip if z < -clip else z)  # NaN stays NaN
+            c = z * weight
+            c = 0.0 if c != c else c  # an unknown feature contributes nothing, as in River
+            contributions.append(c)
+            total += c
+        logit = total + intercept
+        logit = 30.0 if logit > 30.0 else (-30.0 if logit < -30.0 else logit)
+        scores.append(1.0 / (1.0 + math.exp(-logit)))
+    return np.array(contributions, dtype=np.float64).reshape(-1, NF), np.array(scores, dtype=np.float64)
+
+
+# ------------------------------------------------------------------ numpy, where the kernel is not built
+
+def feature_rows_numpy(S: np.ndarray) -> np.ndarray:
+    """:func:`feature_rows_python` within rounding: :func:`consumer.feature_matrix.features_of`."""
+    return features_of(S)
+
+
+def linear_scores_numpy(rows, means, stds, weights, clip: float, intercept: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`linear_scores_python` within rounding: the expressions of :meth:`consumer.model.Model.contributions`
+    and :meth:`~consumer.model.Model.score_many`."""
+    with np.errstate(invalid="ignore"):  # inf * 0 is an unknown contribution, set to 0 below
+        z = np.clip((np.sign(rows) * np.log1p(np.abs(rows)) - means) / stds, -clip, clip)
+        contributions = z * weights
+    contributions[np.isnan(contributions)] = 0.0
+    logit = contributions.sum(axis=1) + intercept
+    return contributions, 1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0)))
+
+
+# ------------------------------------------------------------------ the dispatch
+
+def _load_kernel():
+    """``consumer._score`` and "", or None and why not (not built, or built for another state layout)."""
+    try:
+        from consumer import _score
+    except ImportError as e:  # not built (no compiler where it was installed)
+        return None, f"ImportError: {e}"
+    ours = {name: getattr(F, name, None) for name in _score.LAYOUT} | {"NF": NF}
+    differ = sorted(name for name, value in _score.LAYOUT.items() if ours[name] != value)
+    if differ:
+        return None, f"consumer._score was built for another state layout ({', '.join(differ)} differ): rebuild it"
+    return _score, ""
+
+
+_kernel, NOT_COMPILED = _load_kernel()
+#: Whether :func:`feature_rows` and :func:`linear_scores` run the compiled kernel; if not, numpy runs them and
+#: :data:`NOT_COMPILED` says why.
+COMPILED: bool = _kernel is not None
+
+
+def feature_rows(S: np.ndarray) -> np.ndarray:
+    """The features of each state stacked in ``S`` (accounts x SLOTS float64, C-contiguous, as
+    :func:`consumer.feature_matrix.stack` makes it): :func:`feature_rows_python`, compiled."""
+    if _kernel is None:
+        return feature_rows_numpy(S)
+    out = np.empty((len(S), NF))
+    _kernel.feature_rows(S, len(S), out)
+    return out
+
+
+def linear_scores(rows, means, stds, weights, clip: float, intercept: float) -> tuple[np.ndarray, np.ndarray]:
+    """(contributions, scores) of ``rows`` (accounts x NF float64, C-contiguous; ``means``, ``stds`` and
+    ``weights`` likewise, NF each): :func:`linear_scores_python`, compiled."""
+    if _kernel is None:
+        return linear_scores_numpy(rows, means, stds, weights, clip, intercept)
+    n = len(rows)
+    contributions, scores = np.empty((n, NF)), np.empty(n)
+    _kernel.linear_scores(rows, n, means, stds, weights, clip, intercept, contributions, scores)
+    return contributions, scores
