@@ -42,10 +42,11 @@ import numpy as np
 from consumer import features as F
 from consumer.events import Label, Tweet
 from consumer.drift import Detection, DriftMonitor
-from consumer.feature_matrix import features_of as feature_rows, stack
+from consumer.feature_matrix import stack
 from consumer.model import Model
 from consumer.policy import ACTION_NAMES, BLOCK, CLEAR, NONE, Policy
 from consumer.quality import RollingQuality
+from consumer.scoring import feature_rows
 
 INF = float("inf")
 #: Accounts scored per vectorised call. A rescan scores every account at one tick end; in one call that would

@@ -25,9 +25,10 @@ from pathlib import Path
 import orjson
 
 from consumer import features as F
-from consumer.feature_matrix import feature_matrix
+from consumer.feature_matrix import stack
 from consumer.decode import DecodeError, decode_label, decode_tweets
 from consumer.detector import BatchResult, Detector, build_detector
+from consumer.scoring import feature_rows
 
 BATCH = 1000
 
@@ -98,7 +99,7 @@ class Evaluation:
         ids = list(self.detector.accounts)
         if not ids:
             return {}
-        rows = feature_matrix([self.detector.accounts[a] for a in ids])
+        rows = feature_rows(stack([self.detector.accounts[a] for a in ids]))
         return dict(zip(ids, self.detector.model.score_many(rows, F.FEATURE_NAMES).tolist()))
 
     def summary(self, truth: dict[str, bool] | None) -> dict:

@@ -6,7 +6,7 @@ scaling; the clip bounds each standardised feature to ±:data:`Z_CLIP`, so one
 account far out on a feature the model has seen little spread of (a growth
 rate that is 0 for most accounts) can neither swing a weight with one SGD step
 nor decide a score on its own. Because that pipeline is linear after the transform, a whole batch of
-accounts is scored with one numpy expression built from the pipeline's own
+accounts is scored in one call of :func:`consumer.scoring.linear_scores` (compiled) from the pipeline's own
 parameters, and each feature's contribution to the logit is the reason given
 for a flag. Other pipelines (``--model arf`` or ``hat``) are scored one account
 at a time through ``predict_proba_one`` and give no contributions.
@@ -30,6 +30,8 @@ import math
 
 import numpy as np
 from river import compose, forest, linear_model, optim, preprocessing, tree
+
+from consumer.scoring import linear_scores
 
 MODEL_KINDS = ("logreg", "arf", "hat")
 
@@ -112,31 +114,27 @@ class Model:
 
     def contributions(self, rows: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
         """Each feature's additive contribution to the logit, per row (linear model only)."""
-        _, means, stds, weights, clip, _ = self._linear_params(names)
-        z = np.clip((np.sign(rows) * np.log1p(np.abs(rows)) - means) / stds, -clip, clip)
-        contributions = z * weights
-        contributions[np.isnan(contributions)] = 0.0  # an unknown feature contributes nothing, as in River
-        return contributions
+        return self.score_with_contributions(rows, names)[1]
 
-    def score_many(self, rows: np.ndarray, names: tuple[str, ...], contributions: np.ndarray | None = None) -> np.ndarray:
-        """P(bot) for each row of ``rows`` (columns in ``names`` order, NaN for unknown); a linear model's
-        ``contributions`` of these rows, when the caller has them already."""
+    def score_many(self, rows: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+        """P(bot) for each row of ``rows`` (columns in ``names`` order, NaN for unknown)."""
+        return self.score_with_contributions(rows, names)[0]
+
+    def score_with_contributions(self, rows: np.ndarray,
+                                 names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`score_many` of ``rows`` and, for the linear model, their :meth:`contributions` (else None).
+
+        The linear model is scored by :func:`consumer.scoring.linear_scores` (compiled where built) from the
+        pipeline's own parameters; the others one row at a time through ``predict_proba_one``."""
         if self.kind == "logreg":
-            if contributions is None:
-                contributions = self.contributions(rows, names)
-            logit = contributions.sum(axis=1) + self._linear_params(names)[-1]
-            return 1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0)))
+            _, means, stds, weights, clip, intercept = self._linear_params(names)
+            contributions, scores = linear_scores(np.ascontiguousarray(rows, dtype=np.float64), means, stds, weights,
+                                                  clip, intercept)
+            return scores, contributions
         out = np.empty(len(rows))
         for i, row in enumerate(rows):
             out[i] = self.predict_one({n: float(v) for n, v in zip(names, row) if v == v})
-        return out
-
-    def score_with_contributions(self, rows: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray | None]:
-        """:meth:`score_many` of ``rows`` and, for the linear model, their :meth:`contributions` (else None)."""
-        if self.kind == "logreg":
-            contributions = self.contributions(rows, names)
-            return self.score_many(rows, names, contributions), contributions
-        return self.score_many(rows, names), None
+        return out, None
 
     def reasons(self, row: np.ndarray, names: tuple[str, ...], top: int = 3) -> list[dict]:
         """The ``top`` features that pushed this row's score up the most."""

@@ -72,7 +72,7 @@ def linear_scores_python(rows, means, stds, weights, clip: float, intercept: flo
     means, stds, weights = (np.asarray(a, dtype=np.float64).tolist() for a in (means, stds, weights))
     clip, intercept = float(clip), float(intercept)
     contributions, scores = [], []
-    for row in np.asarray(rows, dtype=np.float64).reshape(-1, NF).tolist():
+    for row in np.asarray(rows, dtype=np.float64).reshape(-1, len(means)).tolist():
         total = 0.0
         for x, mean, std, weight in zip(row, means, stds, weights):
             z = (math.copysign(math.log1p(abs(x)), x) - mean) / std
@@ -84,7 +84,7 @@ def linear_scores_python(rows, means, stds, weights, clip: float, intercept: flo
         logit = total + intercept
         logit = 30.0 if logit > 30.0 else (-30.0 if logit < -30.0 else logit)
         scores.append(1.0 / (1.0 + math.exp(-logit)))
-    return np.array(contributions, dtype=np.float64).reshape(-1, NF), np.array(scores, dtype=np.float64)
+    return np.array(contributions, dtype=np.float64).reshape(-1, len(means)), np.array(scores, dtype=np.float64)
 
 
 # ------------------------------------------------------------------ numpy, where the kernel is not built
@@ -138,7 +138,10 @@ def feature_rows(S: np.ndarray) -> np.ndarray:
 
 def linear_scores(rows, means, stds, weights, clip: float, intercept: float) -> tuple[np.ndarray, np.ndarray]:
     """(contributions, scores) of ``rows`` (accounts x NF float64, C-contiguous; ``means``, ``stds`` and
-    ``weights`` likewise, NF each): :func:`linear_scores_python`, compiled."""
+    ``weights`` likewise, NF each): :func:`linear_scores_python`, compiled. Rows of other widths (a model
+    of other features, as in examples) take :func:`linear_scores_python` itself."""
+    if np.ndim(rows) == 2 and np.shape(rows)[1] != NF:
+        return linear_scores_python(rows, means, stds, weights, clip, intercept)
     if _kernel is None:
         return linear_scores_numpy(rows, means, stds, weights, clip, intercept)
     n = len(rows)
