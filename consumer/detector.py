@@ -388,6 +388,8 @@ class Detector:
         self.changed.update(aid for aid, _ in chunk)
         flags = []
         flagged = np.flatnonzero(actions != current)
+        if not len(flagged):
+            return flags
         reasons = self.model.reasons_many(rows[flagged], F.FEATURE_NAMES,
                                           None if contributions is None else contributions[flagged])
         for i, why in zip(flagged.tolist(), reasons):

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from statistics import NormalDist
 
 import numpy as np
@@ -203,6 +204,7 @@ class Policy:
         return self.block_threshold if action == BLOCK else self.review_threshold
 
 
+@lru_cache(maxsize=4096)  # asked at every scoring with the same window figures until a label moves them
 def wilson_lower_bound(p: float, n: int, confidence: float) -> float:
     """Lower end of the one-sided Wilson score interval of a proportion ``p`` observed over ``n`` trials.
 
