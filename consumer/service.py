@@ -238,9 +238,11 @@ class Service:
         if self.exactly_once:
             producer_config["transactional.id"] = self.instance_id
             producer_config["transaction.timeout.ms"] = 60000  # outlives a short broker outage
-            # the broker answers "concurrent transactions" while the previous commit completes; librdkafka's
-            # default 100 ms before retrying would cap how often we can checkpoint
-            producer_config["retry.backoff.ms"] = 10
+            # the broker answers "concurrent transactions" while the previous commit completes, and each flag
+            # waits for the next commit: librdkafka's default 100 ms before retrying would cap how often we can
+            # checkpoint, and 10 ms still added to every flag's wait. The backoff doubles per retry (up to
+            # retry.backoff.max.ms, 1 s) so a broker that is down is not hammered
+            producer_config["retry.backoff.ms"] = 2
         else:
             producer_config["enable.idempotence"] = True
         return Producer(self.s.client_config(**producer_config))
