@@ -343,11 +343,11 @@ def test_without_the_kernel_the_dispatch_runs_numpy(monkeypatch):
     monkeypatch.setattr(scoring, "_kernel", None)
     monkeypatch.setattr(scoring, "feature_rows_numpy", lambda *args: ("numpy", args))
     monkeypatch.setattr(scoring, "linear_scores_numpy", lambda *args: ("numpy", args))
-    S, params = stack([F.new_state()]), trained_params()
+    S, rows, params = stack([F.new_state()]), np.zeros((1, NF)), trained_params()
     ran, args = scoring.feature_rows(S)
     assert ran == "numpy" and args[0] is S
-    ran, args = scoring.linear_scores(S, *params)
-    assert ran == "numpy" and args[0] is S and args[1:] == params
+    ran, args = scoring.linear_scores(rows, *params)
+    assert ran == "numpy" and args[0] is rows and args[1:] == params
 
 
 @pytest.mark.parametrize("name, value", [("P_TS", F.P_TS + 1), ("SLOTS", F.SLOTS + 1), ("DOMAINS_MIN_URLS", 4.0),
