@@ -2,11 +2,12 @@
 
 The detector scores, once per tick, every account the tick touched. On a
 sparse stream that is a few accounts per call, and numpy's fixed cost per
-expression (about 250 µs for the ~40 of :func:`~consumer.feature_matrix.features_of`
-and :meth:`~consumer.model.Model.contributions`) outweighs the work. The
-compiled kernel ``consumer._score`` (``consumer/_score.c``, built by ``pip
-install -e .``) does the same per account in a loop, with a fixed cost of
-about a microsecond.
+expression (about 200 µs a call for the ~40 of
+:func:`~consumer.feature_matrix.features_of` and
+:meth:`~consumer.model.Model.contributions`) outweighs the work. The compiled
+kernel ``consumer._score`` (``consumer/_score.c``, built by ``pip install -e
+.``) loops over the accounts instead, at under a microsecond a call and about
+as much per account (``benchmarks/scoring.py``).
 
 This module is the definition the kernel is held to, bit for bit:
 :func:`feature_rows_python` is :func:`consumer.features.feature_row` of each

@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 
 from consumer import features as F
 from consumer import scoring
-from consumer.decode import decode_label, decode_tweets
+from consumer.decode import decode_tweets
 from consumer.feature_matrix import stack
 from consumer.model import Model
 from producers.generate import Generator
@@ -63,34 +63,33 @@ def test_the_compiled_kernel_is_built():
 # ------------------------------------------------------------------ states and models from generated traffic
 
 @lru_cache(maxsize=None)
-def generated() -> tuple[tuple[array, ...], dict[str, bool], tuple[str, ...]]:
-    """The states of the generator's accounts (folded from v1.1 tweets), their review labels, their ids."""
-    states, labels = {}, {}
-    for record in Generator(accounts=400, tweets=8_000, seed=5, format="v1").events():
-        if record.topic == "tweets":
-            for tweet in decode_tweets(record.value):
-                F.update(states.setdefault(tweet.account_id, F.new_state()), tweet)
-        else:
-            label = decode_label(record.value)
-            labels[label.account_id] = label.is_bot
-    return tuple(states.values()), labels, tuple(states)
+def generated() -> tuple[dict[str, array], dict[str, str]]:
+    """The states of the generator's accounts (folded from its v1.1 tweets), and which of them are bots."""
+    generator = Generator(accounts=400, tweets=8_000, seed=5, format="v1")
+    states = {}
+    for tweet in (t for r in generator.events() if r.topic == "tweets" for t in decode_tweets(r.value)):
+        F.update(states.setdefault(tweet.account_id, F.new_state()), tweet)
+    return states, generator.truth
+
+
+def generated_states() -> list[array]:
+    return list(generated()[0].values())
 
 
 @lru_cache(maxsize=None)
 def trained_params() -> tuple:
-    """The linear parameters of a model trained on the generated accounts' labels, as the detector scores."""
-    states, labels, ids = generated()
+    """The linear parameters (means, stds, weights, clip, intercept) of a model trained on the generated
+    accounts, as the detector scores with them."""
+    states, truth = generated()
     model = Model()
-    for account_id, state in zip(ids, states):
-        if account_id in labels:
-            model.learn_one(F.feature_dict(F.feature_row(state)), labels[account_id])
-    assert model.examples_by_class[True] >= 10 and model.examples_by_class[False] >= 10
+    for account_id, state in states.items():
+        model.learn_one(F.feature_dict(F.feature_row(state)), truth[account_id] == "bot")
+    assert model.examples_by_class[True] >= 50 and model.examples_by_class[False] >= 50
     return model._linear_params(F.FEATURE_NAMES)[1:]
 
 
 def test_feature_rows_equal_feature_row_on_generated_accounts(kernel):
-    states = generated()[0] + (F.new_state(),)
-    S = stack(list(states))
+    S = stack(generated_states() + [F.new_state()])
     expected = scoring.feature_rows_python(S)
     assert_same_bits(scoring.feature_rows(S), expected)
     assert np.isnan(expected).any() and (~np.isnan(expected)).any()
@@ -125,6 +124,12 @@ def hours(*packed: float, **slots: float) -> array:
     return s
 
 
+def counted(*counts: int, **slots: float) -> array:
+    """A state whose hours 0, 1, 2, ... hold these tweet counts (two counters a slot)."""
+    counts = list(counts) + [0] * (24 - len(counts))
+    return hours(*(float(lo) + hi * F._HOUR_SHIFT for lo, hi in zip(counts[::2], counts[1::2])), **slots)
+
+
 ALL_BITS = float((1 << F.BITMAP_BITS) - 1)
 HOUR_MAX = F._HOUR_CAP + F._HOUR_CAP * F._HOUR_SHIFT  # both counters of a slot full
 EDGE_STATES = {
@@ -147,6 +152,11 @@ EDGE_STATES = {
     "hours fractional": hours(0.5, 2.25 + F._HOUR_SHIFT, -3.0, N=7.0, LAST_TS=T0 + DAY),
     "hours NaN": hours(NAN, 4.0, N=9.0, LAST_TS=T0 + DAY), "hours inf": hours(INF, N=9.0, LAST_TS=T0 + DAY),
     "hours -0": hours(-0.0, 6.0, N=6.0, LAST_TS=T0 + DAY),
+    # Python's // is not floor(v / w): -5e-324 // 2**26 is -1.0, floor(-5e-324 / 2**26) is -0.0
+    "hours -subnormal": hours(-5e-324, 3.0, N=5.0, LAST_TS=T0 + DAY),
+    "collision = 1/24": counted(2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, N=16.0, LAST_TS=T0 + DAY),  # 10 / (16 * 15)
+    "collision < 1/24": counted(*[3] * 16, 1, N=49.0, LAST_TS=T0 + DAY),  # 96 / (49 * 48), above 1/25
+    "collision > 1/24": counted(2, 2, 2, 2, 2, 2, 1, 1, 1, 1, N=16.0, LAST_TS=T0 + DAY),
     "n_text=0": edited(N_TEXT=0.0), "n_text=-0": edited(N_TEXT=-0.0), "n_text=NaN": edited(N_TEXT=NAN),
     "n_url=7": edited(N_URL=7.0, N=9.0), "n_url=8": edited(N_URL=8.0, N=9.0),
     "n_url=nextbelow(8)": edited(N_URL=math.nextafter(8.0, 0.0), N=9.0),
@@ -156,15 +166,17 @@ EDGE_STATES = {
     "domains fraction": edited(N_URL=8.0, DOMAIN_BITS=5.75), "domains negative": edited(N_URL=8.0, DOMAIN_BITS=-6.0),
     "domains 2**60": edited(N_URL=8.0, DOMAIN_BITS=2.0 ** 60), "domains 1e300": edited(N_URL=8.0, DOMAIN_BITS=1e300),
     "domains NaN, too few urls": edited(N_URL=7.0, DOMAIN_BITS=NAN),
-    "sources 0": edited(SOURCE_BITS=0.0), "sources -0": edited(SOURCE_BITS=-0.0), "sources one": edited(SOURCE_BITS=1.0),
-    "sources all": edited(SOURCE_BITS=ALL_BITS), "sources 0.5": edited(SOURCE_BITS=0.5),
+    "sources 0": edited(SOURCE_BITS=0.0), "sources -0": edited(SOURCE_BITS=-0.0),
+    "sources one": edited(SOURCE_BITS=1.0), "sources all": edited(SOURCE_BITS=ALL_BITS),
+    "sources 0.5": edited(SOURCE_BITS=0.5),
     "profile unknown": edited(**{name: NAN for name in (
         "P_TS", "P_STATUSES", "P_FOLLOWERS", "P_FRIENDS", "P_FAVOURITES", "P_LISTED", "P_DEFAULT", "P_BACKGROUND",
         "P_VERIFIED", "P_CREATED", "P_SN_LEN", "P_SN_DIGITS", "P_NAME_LEN", "P_NAME_DIGITS", "P_DESC_LEN",
         "P_SN_LIKELIHOOD")}),
     "created NaN": edited(P_CREATED=NAN), "p_ts NaN": edited(P_TS=NAN),
     "age < 1 day": edited(P_CREATED=T0), "age = 1 day": edited(P_CREATED=T0 + 7200.0 - 86400.0),
-    "age < 0": edited(P_CREATED=T0 + 86400.0), "age inf": edited(P_CREATED=-INF), "age inf-inf": edited(P_TS=INF, P_CREATED=INF),
+    "age < 0": edited(P_CREATED=T0 + 86400.0), "age inf": edited(P_CREATED=-INF),
+    "age inf-inf": edited(P_TS=INF, P_CREATED=INF),
     "friends 0": edited(P_FRIENDS=0.0), "friends 0.5": edited(P_FRIENDS=0.5), "friends -0": edited(P_FRIENDS=-0.0),
     "friends 1": edited(P_FRIENDS=1.0), "friends NaN": edited(P_FRIENDS=NAN), "friends inf": edited(P_FRIENDS=INF),
     "counts inf": edited(P_STATUSES=INF, P_FOLLOWERS=INF, P_LISTED=1e308, N_MENTION=INF, LEN_M2=INF),
@@ -187,6 +199,9 @@ def test_the_edge_states_reach_their_branches():
     assert row["domains all"]["distinct_url_domains"] == 52 * math.log(52)
     assert math.copysign(1.0, row["domains 0"]["distinct_url_domains"]) == -1.0  # -52 * log(1) is -0.0
     assert row["hours uniform"]["hour_entropy"] == math.log2(24) > row["hours one"]["hour_entropy"]
+    assert row["collision = 1/24"]["hour_entropy"] == math.log2(24) == row["collision < 1/24"]["hour_entropy"]
+    assert row["collision > 1/24"]["hour_entropy"] < math.log2(24)
+    assert row["hours -subnormal"]["hour_entropy"] < 0  # hi = -1, lo = 2**26: one "hour" of 2**26 tweets
     assert row["dt_mean=dt_m2=0"]["interarrival_cv"] == 0.0 == row["dt_mean=dt_m2=0"]["burstiness"]
     assert math.isnan(row["n_text=0"]["text_length_mean"]) and math.isnan(row["sources 0"]["source_diversity"])
     assert row["age < 1 day"]["tweet_freq"] == 1200.0 and math.isnan(row["created NaN"]["tweet_freq"])
@@ -203,7 +218,7 @@ BITMAPS = st.one_of(
     st.sampled_from([0.0, -0.0, 1.0, 0.5, ALL_BITS, ALL_BITS - 1.0, 2.0 ** 51, 2.0 ** 52, 2.0 ** 64, 1e300]),
     st.integers(0, (1 << 52) - 1).map(float), st.integers(-(1 << 62), 1 << 62).map(float), ANY)
 HOUR_SLOTS = st.one_of(
-    st.just(0.0), st.integers(0, 30).map(float),
+    st.sampled_from([0.0, 1.0, -1.0, 0.5, 5e-324, -5e-324, F._HOUR_SHIFT, HOUR_MAX]), st.integers(0, 30).map(float),
     st.builds(lambda lo, hi: lo + hi * F._HOUR_SHIFT, st.integers(0, (1 << 26) - 1), st.integers(0, (1 << 26) - 1)),
     st.builds(lambda lo, hi: float(lo + hi * F._HOUR_SHIFT), st.integers(0, 50), st.integers(0, 50)), ANY)
 PROFILE = st.one_of(st.just(NAN), COUNTS, st.floats(-10.0, 0.0))
@@ -252,7 +267,7 @@ def test_states_feature_row_rejects_get_a_row_all_the_same(kernel):
 # ------------------------------------------------------------------ the linear scores
 
 def test_linear_scores_equal_the_definition_on_a_trained_model(kernel):
-    rows = scoring.feature_rows_python(stack(list(generated()[0]) + [F.new_state()]))
+    rows = scoring.feature_rows_python(stack(generated_states() + [F.new_state()]))
     means, stds, weights, clip, intercept = trained_params()
     for clip in (clip, INF):  # the model's, and an old pipeline's without the clip
         expected = scoring.linear_scores_python(rows, means, stds, weights, clip, intercept)
@@ -261,6 +276,30 @@ def test_linear_scores_equal_the_definition_on_a_trained_model(kernel):
         assert_same_bits(got[1], expected[1])
     scores = expected[1]
     assert (scores > 0.5).any() and (scores < 0.5).any() and (expected[0] != 0).any()
+
+
+EDGE_VALUES = [0.0, -0.0, 1.0, -1.0, NAN, INF, -INF, 1e308, -1e308, 5e-324, -5e-324, 3.5, -2.25, 1e-300]
+
+
+def cycled(values: list[float], count: int, start: int = 0) -> np.ndarray:
+    return np.array([values[(start + i) % len(values)] for i in range(count)], dtype=np.float64)
+
+
+@pytest.mark.parametrize("clip, intercept", [(5.0, 0.25), (INF, -0.5), (0.0, 0.0), (5.0, 32.0), (5.0, -32.0),
+                                             (INF, NAN), (5.0, INF)])
+def test_linear_scores_equal_the_definition_on_edge_rows(kernel, clip, intercept):
+    """Every edge value in every feature, against means, stds and weights that make each case: -0.0 (z and the
+    contribution keep its sign), inf * 0 (NaN, so 0), z past the clip, logits past ±30, rows of NaN."""
+    rows = np.array([cycled(EDGE_VALUES, NF, start) for start in range(len(EDGE_VALUES))] + [[NAN] * NF])
+    means = cycled([0.0, 0.5, -0.5, INF, 1.0, -3.0], NF)
+    stds = cycled([1.0, 0.25, 3.0, INF, 1e-300, -2.0, NAN], NF)
+    weights = cycled([1.5, 0.0, -2.0, 0.0, 1e300, NAN, -0.0, 0.75], NF)
+    expected = scoring.linear_scores_python(rows, means, stds, weights, clip, intercept)
+    got = scoring.linear_scores(rows, means, stds, weights, clip, intercept)
+    assert_same_bits(got[0], expected[0])
+    assert_same_bits(got[1], expected[1])
+    signs = np.signbit(expected[0][expected[0] == 0])
+    assert signs.any() and not signs.all()  # -0.0 and 0.0 contributions both, told apart above
 
 
 VALUES = st.one_of(st.floats(-1e6, 1e6), st.sampled_from([0.0, -0.0, INF, -INF, NAN, 1e308, -1e308, 5e-324]), ANY)
@@ -282,12 +321,13 @@ def test_linear_scores_equal_the_definition_on_hypothesis_rows(kernel, rows, mea
 # ------------------------------------------------------------------ numpy, the fallback
 
 # states no update makes, where features_of reads what feature_row does not: a NaN count of texts (`n_text > 0`
-# against `if n_text:`), bitmaps that are negative or past 2**64 (a cast to uint64 against int())
-BEYOND_NUMPY = {"n_text=NaN", "domains negative", "domains 1e300"}
+# against `if n_text:`), bitmaps that are negative or past 2**64 (a cast to uint64 against int()), a negative
+# hour counter (np.floor(v / w) against Python's //)
+BEYOND_NUMPY = {"n_text=NaN", "domains negative", "domains 1e300", "hours -subnormal"}
 
 
 def test_the_numpy_fallback_agrees_with_the_definitions_within_rounding():
-    states = list(generated()[0]) + [s for name, s in EDGE_STATES.items() if name not in BEYOND_NUMPY]
+    states = generated_states() + [s for name, s in EDGE_STATES.items() if name not in BEYOND_NUMPY]
     S = stack(states)
     rows = scoring.feature_rows_python(S)
     np.testing.assert_allclose(scoring.feature_rows_numpy(S), rows, rtol=1e-9, atol=0, equal_nan=True)
@@ -300,13 +340,14 @@ def test_the_numpy_fallback_agrees_with_the_definitions_within_rounding():
 
 
 def test_without_the_kernel_the_dispatch_runs_numpy(monkeypatch):
-    S = stack(list(generated()[0][:20]))
     monkeypatch.setattr(scoring, "_kernel", None)
-    assert_same_bits(scoring.feature_rows(S), scoring.feature_rows_numpy(S))
-    rows = scoring.feature_rows(S)
-    params = trained_params()
-    for g, e in zip(scoring.linear_scores(rows, *params), scoring.linear_scores_numpy(rows, *params)):
-        assert_same_bits(g, e)
+    monkeypatch.setattr(scoring, "feature_rows_numpy", lambda *args: ("numpy", args))
+    monkeypatch.setattr(scoring, "linear_scores_numpy", lambda *args: ("numpy", args))
+    S, rows, params = stack([F.new_state()]), np.zeros((1, NF)), trained_params()
+    ran, args = scoring.feature_rows(S)
+    assert ran == "numpy" and args[0] is S
+    ran, args = scoring.linear_scores(rows, *params)
+    assert ran == "numpy" and args[0] is rows and args[1:] == params
 
 
 @pytest.mark.parametrize("name, value", [("P_TS", F.P_TS + 1), ("SLOTS", F.SLOTS + 1), ("DOMAINS_MIN_URLS", 4.0),
