@@ -811,19 +811,25 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
-def log_compiled_parts() -> None:
-    """Say whether the per-event code runs compiled: without the C extensions botwatch is right but about
-    half as fast, which an operator should learn from the log rather than from the lag."""
-    from consumer import decode, features
+def compiled_parts() -> dict[str, bool]:
+    """Each C extension of the per-event code and the per-tick scoring, and whether it is built and in use."""
+    from consumer import decode, features, scoring
 
-    if features.COMPILED and decode.COMPILED:
-        log.info("per-event code compiled: consumer._features and consumer._decode")
+    return {"consumer._features": features.COMPILED, "consumer._decode": decode.COMPILED,
+            "consumer._score": scoring.COMPILED}
+
+
+def log_compiled_parts() -> None:
+    """Say whether the hot code runs compiled: without the C extensions botwatch decides the same but at a
+    fraction of the throughput, which an operator should learn from the log rather than from the lag."""
+    parts = compiled_parts()
+    missing = [name for name, compiled in parts.items() if not compiled]
+    if not missing:
+        log.info("hot code compiled: %s", ", ".join(parts))
         return
-    missing = [name for name, compiled in (("consumer._features", features.COMPILED),
-                                           ("consumer._decode", decode.COMPILED)) if not compiled]
-    log.warning("%s not built: running the Python definitions instead (same results, about half the "
-                "throughput); build them with `pip install -e .` where a C compiler and Python's headers are "
-                "installed", " and ".join(missing))
+    log.warning("%s not built: running the Python definitions instead (the same decisions, scores equal "
+                "within rounding, at a fraction of the throughput); build them with `pip install -e .` where a "
+                "C compiler and Python's headers are installed", " and ".join(missing))
 
 
 def run(settings) -> int:

@@ -386,6 +386,7 @@ def test_dockerfile_builds_the_package_from_files_that_exist():
     # the compiled per-event code: its build script, and a compiler in the build stage
     assert "setup.py" in copied and "consumer" in copied
     assert any(line.startswith("RUN apt-get") and "gcc" in line for line in lines)
+    assert "assert all(compiled_parts().values())" in text, "the image must refuse to be built without the C"
     entrypoint = json.loads(next(line for line in lines if line.startswith("ENTRYPOINT")).split(None, 1)[1])
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     assert entrypoint[0] in scripts
