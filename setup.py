@@ -9,7 +9,7 @@ a*b+c two roundings, as Python computes it, on CPUs with FMA.
 from setuptools import Extension, setup
 
 EXTENSIONS = [
-    Extension("consumer._features", ["consumer/_features.c"], libraries=["z"],
+    Extension("consumer._features", ["consumer/_features.c"], libraries=["z"], depends=["consumer/_common.h"],
               extra_compile_args=["-O2", "-ffp-contract=off"]),
     Extension("consumer._decode", ["consumer/_decode.c"], extra_compile_args=["-O2", "-ffp-contract=off"]),
 ]

@@ -17,11 +17,12 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <structmember.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include <zlib.h>
+
+#include "_common.h" /* member_offsets(), slot_of(), float_floor_div() */
 
 /* ------------------------------------------------------------------ the layout (consumer/features.py) */
 
@@ -98,12 +99,6 @@ static inline void prefetch(const void *p, size_t bytes)
 {
     for (size_t i = 0; i < bytes; i += 64)
         __builtin_prefetch((const char *)p + i);
-}
-
-/* The object in a __slots__ member, or NULL when it was never set (Python would raise AttributeError). */
-static inline PyObject *slot_of(PyObject *obj, Py_ssize_t offset)
-{
-    return *(PyObject **)((char *)obj + offset);
 }
 
 /* ------------------------------------------------------------------ strings */
@@ -634,21 +629,11 @@ static void apply_window(double *s, double ts, double tid)
         s[ID_HORIZON] = t;
 }
 
-/* int(ts // 3600.0) % 24 for a finite ts: float floor division as floatobject.c's _float_div_mod does it
- * (its rounding near a multiple of an hour included), then the modulo of an integer, exact in fmod. */
+/* int(ts // 3600.0) % 24 for a finite ts: Python's float floor division (its rounding near a multiple of an
+ * hour included), then the modulo of an integer, exact in fmod. */
 static int hour_of(double ts)
 {
-    double mod = fmod(ts, 3600.0), div = (ts - mod) / 3600.0, floordiv;
-    if (mod && mod < 0)
-        div -= 1.0;
-    if (div) {
-        floordiv = floor(div);
-        if (div - floordiv > 0.5)
-            floordiv += 1.0;
-    }
-    else
-        floordiv = copysign(0.0, ts / 3600.0);
-    double h = fmod(floordiv, 24.0);
+    double h = fmod(float_floor_div(ts, 3600.0), 24.0);
     return (int)(h < 0 ? h + 24.0 : h);
 }
 
@@ -813,26 +798,6 @@ python:
         return NULL;
     }
     return PyObject_Vectorcall(bound.python_update, args, (size_t)nargs, NULL);
-}
-
-/* Offsets of a slots class's members, by name; -1 with an error if one is not a plain object slot. */
-static int member_offsets(PyTypeObject *type, const char *const *names, int count, Py_ssize_t *offsets)
-{
-    for (int i = 0; i < count; i++) {
-        PyObject *descr = PyObject_GetAttrString((PyObject *)type, names[i]);
-        if (descr == NULL)
-            return -1;
-        int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
-                 ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX;
-        if (ok)
-            offsets[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
-        Py_DECREF(descr);
-        if (!ok) {
-            PyErr_Format(PyExc_TypeError, "%s.%s is not a __slots__ member", type->tp_name, names[i]);
-            return -1;
-        }
-    }
-    return 0;
 }
 
 static void replace(PyObject **slot, PyObject *value)
