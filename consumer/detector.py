@@ -48,6 +48,18 @@ from consumer.policy import ACTION_NAMES, BLOCK, CLEAR, NONE, Policy
 from consumer.quality import RollingQuality
 
 INF = float("inf")
+
+try:  # Detector.process's fast path for the common tweet (consumer/_fold.c); process's Python body defines it
+    from consumer import _fold
+
+    _fold.bind(Tweet, F)
+except (ImportError, TypeError) as e:  # not built, or built for another Tweet
+    _fold_tweets, NOT_COMPILED = None, f"{type(e).__name__}: {e}"
+else:
+    _fold_tweets, NOT_COMPILED = _fold.fold_tweets, ""
+#: Whether :meth:`Detector.process` folds runs of common tweets in C; if not, :data:`NOT_COMPILED` says why.
+COMPILED = _fold_tweets is not None
+
 #: Accounts scored per vectorised call. A rescan scores every account at one tick end; in one call that would
 #: stack every state into one matrix (608 bytes an account: 0.6 GB at a million accounts). Scores and flags do
 #: not depend on the cut (the model and the policy's evidence only change when examples are learned, and the
@@ -148,11 +160,21 @@ class Detector:
         """
         result = BatchResult(processed=len(events))
         accounts, dirty, update, pending, changed = self.accounts, self._dirty, F.update, self._pending, self.changed
-        for i, event in enumerate(events):
+        fold, i, n = _fold_tweets, 0, len(events)
+        while i < n:
+            if fold is not None:
+                # The C fold is this loop's fast path for the common event: from events[i] on, it does what the
+                # body below does for each Tweet that has no tick end, expiry or label to handle first (and no
+                # label waiting for its account), and returns the index of the first event it left for the body
+                i = fold(self, events, i, result)
+                if i == n:
+                    break
+            event = events[i]
             ts = event.ts
             if ts >= self._open_until and not self._pass_tick_ends(ts, result):
                 result.processed = i
                 break
+            i += 1
             if ts >= self._next_expiry:
                 self._expire(ts)
             if ts > self.stream_time:
