@@ -8,8 +8,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test venv clean
 
-# setup.py and the C sources as well: pip install -e compiles the extensions into consumer/, so a change to
-# them needs the install again
+# setup.py and the C sources and headers as well: pip install -e compiles the extensions into consumer/, so a
+# change to them needs the install again
 $(STAMP): pyproject.toml setup.py $(wildcard consumer/*.c consumer/*.h)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip

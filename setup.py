@@ -1,20 +1,23 @@
 """The compiled parts; everything else about the package is in pyproject.toml.
 
 consumer._features is consumer.features.update in C, consumer._decode walks the common Twitter v1.1
-tweet in C (see consumer/_decode.c), and consumer._score computes feature rows and linear scores of many
-accounts at once (see consumer/scoring.py). Without them consumer.features and consumer.decode run their
-Python definitions alone and consumer.scoring runs numpy (``features.COMPILED`` / ``decode.COMPILED`` /
-``scoring.COMPILED`` are then False). -ffp-contract=off keeps
-a*b+c two roundings, as Python computes it, on CPUs with FMA.
+tweet in C (see consumer/_decode.c), consumer._score computes feature rows and linear scores of many
+accounts at once (see consumer/scoring.py), and consumer._fold folds runs of common tweets into the
+detector (Detector.process's fast path). Without them consumer.features, consumer.decode and
+consumer.detector run their Python definitions alone and consumer.scoring runs numpy (the modules'
+``COMPILED`` are then False). -ffp-contract=off keeps a*b+c two roundings, as Python computes it, on CPUs
+with FMA.
 """
 
 from setuptools import Extension, setup
 
 EXTENSIONS = [
-    Extension("consumer._features", ["consumer/_features.c"], depends=["consumer/_layout.h"], libraries=["z"],
-              extra_compile_args=["-O2", "-ffp-contract=off"]),
+    Extension("consumer._features", ["consumer/_features.c"], depends=["consumer/_layout.h", "consumer/_common.h"],
+              libraries=["z"], extra_compile_args=["-O2", "-ffp-contract=off"]),
     Extension("consumer._decode", ["consumer/_decode.c"], extra_compile_args=["-O2", "-ffp-contract=off"]),
     Extension("consumer._score", ["consumer/_score.c"], depends=["consumer/_layout.h"], libraries=["m"],
+              extra_compile_args=["-O2", "-ffp-contract=off"]),
+    Extension("consumer._fold", ["consumer/_fold.c"], depends=["consumer/_common.h"],
               extra_compile_args=["-O2", "-ffp-contract=off"]),
 ]
 

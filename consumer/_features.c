@@ -17,13 +17,13 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <structmember.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include <zlib.h>
 
 #include "_layout.h"
+#include "_common.h" /* member_offsets(), slot_of(), float_floor_div() */
 
 #define PRIME_53 ((UINT64_C(1) << 53) - 111)
 #define EXACT_INT_LIMIT 9007199254740992.0  /* 2**53: a bitmap slot above it is not a bitmap of ours */
@@ -63,12 +63,6 @@ static inline void prefetch(const void *p, size_t bytes)
 {
     for (size_t i = 0; i < bytes; i += 64)
         __builtin_prefetch((const char *)p + i);
-}
-
-/* The object in a __slots__ member, or NULL when it was never set (Python would raise AttributeError). */
-static inline PyObject *slot_of(PyObject *obj, Py_ssize_t offset)
-{
-    return *(PyObject **)((char *)obj + offset);
 }
 
 /* ------------------------------------------------------------------ strings */
@@ -599,21 +593,11 @@ static void apply_window(double *s, double ts, double tid)
         s[ID_HORIZON] = t;
 }
 
-/* int(ts // 3600.0) % 24 for a finite ts: float floor division as floatobject.c's _float_div_mod does it
- * (its rounding near a multiple of an hour included), then the modulo of an integer, exact in fmod. */
+/* int(ts // 3600.0) % 24 for a finite ts: Python's float floor division (its rounding near a multiple of an
+ * hour included), then the modulo of an integer, exact in fmod. */
 static int hour_of(double ts)
 {
-    double mod = fmod(ts, 3600.0), div = (ts - mod) / 3600.0, floordiv;
-    if (mod && mod < 0)
-        div -= 1.0;
-    if (div) {
-        floordiv = floor(div);
-        if (div - floordiv > 0.5)
-            floordiv += 1.0;
-    }
-    else
-        floordiv = copysign(0.0, ts / 3600.0);
-    double h = fmod(floordiv, 24.0);
+    double h = fmod(float_floor_div(ts, 3600.0), 24.0);
     return (int)(h < 0 ? h + 24.0 : h);
 }
 
@@ -750,6 +734,7 @@ PyDoc_STRVAR(update_doc,
 
 static PyObject *update(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
+    (void)module;
     if (nargs != 2 || bound.python_update == NULL || Py_TYPE(args[1]) != bound.tweet_type)
         goto python;
     Py_buffer view;
@@ -778,26 +763,6 @@ python:
         return NULL;
     }
     return PyObject_Vectorcall(bound.python_update, args, (size_t)nargs, NULL);
-}
-
-/* Offsets of a slots class's members, by name; -1 with an error if one is not a plain object slot. */
-static int member_offsets(PyTypeObject *type, const char *const *names, int count, Py_ssize_t *offsets)
-{
-    for (int i = 0; i < count; i++) {
-        PyObject *descr = PyObject_GetAttrString((PyObject *)type, names[i]);
-        if (descr == NULL)
-            return -1;
-        int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
-                 ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX;
-        if (ok)
-            offsets[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
-        Py_DECREF(descr);
-        if (!ok) {
-            PyErr_Format(PyExc_TypeError, "%s.%s is not a __slots__ member", type->tp_name, names[i]);
-            return -1;
-        }
-    }
-    return 0;
 }
 
 static void replace(PyObject **slot, PyObject *value)
@@ -860,6 +825,7 @@ PyDoc_STRVAR(bind_doc,
 
 static PyObject *bind(PyObject *module, PyObject *args)
 {
+    (void)module;
     PyObject *python_update, *stats, *model, *url, *tweet_type, *profile_type, *array_type;
     if (!PyArg_ParseTuple(args, "OOO!OO!O!O!", &python_update, &stats, &PyTuple_Type, &model, &url, &PyType_Type,
                           &tweet_type, &PyType_Type, &profile_type, &PyType_Type, &array_type))

@@ -49,6 +49,25 @@ from consumer.quality import RollingQuality
 from consumer.scoring import feature_rows
 
 INF = float("inf")
+
+try:  # Detector.process's fast path for the common tweet (consumer/_fold.c); process's Python body defines it
+    from consumer import _fold
+
+    _fold.bind(Tweet, F)
+except (ImportError, TypeError) as e:  # not built, or built for another Tweet
+    _fold_tweets, NOT_COMPILED = None, f"{type(e).__name__}: {e}"
+else:
+    _fold_tweets, NOT_COMPILED = _fold.fold_tweets, ""
+#: Whether :meth:`Detector.process` folds runs of common tweets in C; if not, :data:`NOT_COMPILED` says why.
+COMPILED = _fold_tweets is not None
+
+def valid_tick(tick: float) -> bool:
+    """Whether ``tick`` can cut event time: positive and a whole multiple of 1/1024 s. Then a tick end, ``(ts //
+    tick + 1) * tick``, is exact for any event time of this era and so always later than ``ts``; with a tick
+    such as 0.1 it can round down onto ``ts`` itself (60.0 for 60.0), and that tick would never be passed."""
+    return 0 < tick < INF and (tick * 1024.0).is_integer()
+
+
 #: Accounts scored per vectorised call. A rescan scores every account at one tick end; in one call that would
 #: stack every state into one matrix (608 bytes an account: 0.6 GB at a million accounts). Scores and flags do
 #: not depend on the cut (the model and the policy's evidence only change when examples are learned, and the
@@ -105,6 +124,8 @@ class Detector:
     def __init__(self, policy: Policy | None = None, model: Model | None = None, min_tweets: int = 1,
                  tick: float = 60.0, label_ttl: float = 7 * 86400.0, account_ttl: float = 30 * 86400.0,
                  quality_window: int = 5000, drift: DriftMonitor | None = None):
+        if not valid_tick(tick):
+            raise ValueError(f"tick must be positive and a whole multiple of 1/1024 s (60, 5, 1, 0.25), not {tick!r}")
         self.policy = policy or Policy()
         self.model = model or Model()
         self.min_tweets = min_tweets
@@ -149,11 +170,21 @@ class Detector:
         """
         result = BatchResult(processed=len(events))
         accounts, dirty, update, pending, changed = self.accounts, self._dirty, F.update, self._pending, self.changed
-        for i, event in enumerate(events):
+        fold, i, n = _fold_tweets, 0, len(events)
+        while i < n:
+            if fold is not None:
+                # The C fold is this loop's fast path for the common event: from events[i] on, it does what the
+                # body below does for each Tweet that has no tick end, expiry or label to handle first (and no
+                # label waiting for its account), and returns the index of the first event it left for the body
+                i = fold(self, events, i, result)
+                if i == n:
+                    break
+            event = events[i]
             ts = event.ts
             if ts >= self._open_until and not self._pass_tick_ends(ts, result):
                 result.processed = i
                 break
+            i += 1
             if ts >= self._next_expiry:
                 self._expire(ts)
             if ts > self.stream_time:

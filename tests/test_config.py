@@ -43,6 +43,7 @@ def test_kafka_pass_through_from_environment_and_never_in_redacted_view():
         (["--review-threshold", "0.95"], {}, "--review-threshold 0.95 is above --block-threshold 0.9"),
         (["--delivery", "maybe-once"], {}, "must be exactly-once or at-least-once"),
         (["--model", "svm"], {}, "must be one of logreg, arf, hat"),
+        (["--tick", "0.1"], {}, "--tick: 0.1 from the command line must be seconds > 0, a whole multiple of 1/1024 s"),
     ],
 )
 def test_bad_values_fail_at_start_naming_option_origin_and_fix(argv, env, message):

@@ -20,6 +20,7 @@ import pytest
 
 from consumer.decode import decode_label, decode_tweets
 from consumer.detector import Detector
+from consumer.events import Label, Tweet
 from consumer.policy import Policy
 from producers.generate import Generator
 
@@ -180,3 +181,16 @@ def test_caught_up_the_model_does_not_learn_examples_ahead_of_the_stream():
     assert "7" not in d._dirty, "the account waiting at the stream's tick was scored"
     d.process([Tweet("3", "7", 1e9 + 20_000, text="hi")])
     assert d.model.examples == 1
+
+
+@pytest.mark.parametrize("tick", [0.25, 1.0 / 1024, 7.25])
+def test_a_label_at_a_tick_end_is_passed_with_any_tick_allowed(tick):
+    """A tick end is always later than the events of its tick. With a tick of 0.1 (refused now), the end of
+    60.0's tick rounded onto 60.0 itself, and a label there was never before its tick end: passing it looped
+    forever."""
+    detector = Detector(Policy(min_labels=1), min_tweets=1, tick=tick)
+    detector.process([Tweet("1", "a", 59.5, text="hi"), Label("a", True, 60.0), Tweet("2", "a", 60.0, text="ho"),
+                      Tweet("3", "b", 61.0, text="hey")])
+    assert detector.flush() is not None and detector.model.examples == 1
+    with pytest.raises(ValueError, match="1/1024"):
+        Detector(tick=0.1)
