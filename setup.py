@@ -14,8 +14,8 @@ EXTENSIONS = [
     Extension("consumer._features", ["consumer/_features.c"], depends=["consumer/_layout.h"], libraries=["z"],
               extra_compile_args=["-O2", "-ffp-contract=off"]),
     Extension("consumer._decode", ["consumer/_decode.c"], extra_compile_args=["-O2", "-ffp-contract=off"]),
-    Extension("consumer._score", ["consumer/_score.c"], depends=["consumer/_layout.h"], libraries=["m"],
-              extra_compile_args=["-O2", "-ffp-contract=off"]),
+    Extension("consumer._score", ["consumer/_score.c"], depends=["consumer/_buffer.h", "consumer/_layout.h"],
+              libraries=["m"], extra_compile_args=["-O2", "-ffp-contract=off"]),
 ]
 
 setup(ext_modules=EXTENSIONS)
