@@ -1,10 +1,11 @@
 """The compiled parts; everything else about the package is in pyproject.toml.
 
 consumer._features is consumer.features.update in C, consumer._decode walks the common Twitter v1.1
-tweet in C (see consumer/_decode.c), and consumer._score computes feature rows and linear scores of many
-accounts at once (see consumer/scoring.py). Without them consumer.features and consumer.decode run their
-Python definitions alone and consumer.scoring runs numpy (``features.COMPILED`` / ``decode.COMPILED`` /
-``scoring.COMPILED`` are then False). -ffp-contract=off keeps
+tweet in C (see consumer/_decode.c), consumer._score computes feature rows and linear scores of many
+accounts at once (see consumer/scoring.py), and consumer._drift is the drift checks' two-sample KS statistic
+(see consumer/drift.py). Without them consumer.features and consumer.decode run their Python definitions
+alone and consumer.scoring and consumer.drift run numpy (``features.COMPILED`` / ``decode.COMPILED`` /
+``scoring.COMPILED`` / ``drift.KS_COMPILED`` are then False). -ffp-contract=off keeps
 a*b+c two roundings, as Python computes it, on CPUs with FMA.
 """
 
@@ -16,6 +17,8 @@ EXTENSIONS = [
     Extension("consumer._decode", ["consumer/_decode.c"], extra_compile_args=["-O2", "-ffp-contract=off"]),
     Extension("consumer._score", ["consumer/_score.c"], depends=["consumer/_buffer.h", "consumer/_layout.h"],
               libraries=["m"], extra_compile_args=["-O2", "-ffp-contract=off"]),
+    Extension("consumer._drift", ["consumer/_drift.c"], depends=["consumer/_buffer.h"],
+              extra_compile_args=["-O2", "-ffp-contract=off"]),
 ]
 
 setup(ext_modules=EXTENSIONS)
