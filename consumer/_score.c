@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_buffer.h"
 #include "_layout.h"
 
 #define HOUR_ENTROPY_MIN_SPAN 86400.0
@@ -190,39 +191,12 @@ static double linear_row(const double *x, const double *means, const double *std
 
 /* ------------------------------------------------------------------ buffers */
 
-static int is_native_double(const char *format)
-{
-    if (format == NULL) /* unsigned bytes */
-        return 0;
-    if (*format == '@' || *format == '=' || *format == (PY_LITTLE_ENDIAN ? '<' : '>'))
-        format++;
-    return format[0] == 'd' && format[1] == '\0';
-}
-
 /* `view` of `obj` as `count` contiguous float64s, writable if asked. 0, or -1 with an exception set (and
  * nothing held). */
 static int get_doubles(PyObject *obj, Py_buffer *view, Py_ssize_t count, int writable, const char *what)
 {
-    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT;
-    if (PyObject_GetBuffer(obj, view, flags | (writable ? PyBUF_WRITABLE : 0)) < 0) {
-        PyErr_Clear();
-        if (writable && PyObject_GetBuffer(obj, view, flags) == 0) {
-            PyBuffer_Release(view);
-            PyErr_Format(PyExc_ValueError, "%s is read-only", what);
-        }
-        else {
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous buffer of float64 (a numpy array, an "
-                         "array('d')), not %.100s", what, Py_TYPE(obj)->tp_name);
-        }
+    if (get_float64_buffer(obj, view, writable, what) < 0)
         return -1;
-    }
-    if (!is_native_double(view->format)) {
-        PyErr_Format(PyExc_TypeError, "%s must hold float64 (format 'd'), not format '%s'", what,
-                     view->format ? view->format : "B");
-        PyBuffer_Release(view);
-        return -1;
-    }
     if (view->len != count * (Py_ssize_t)sizeof(double)) {
         PyErr_Format(PyExc_ValueError, "%s holds %zd doubles, not %zd", what,
                      view->len / (Py_ssize_t)sizeof(double), count);

@@ -813,10 +813,11 @@ def tune_gc() -> None:
 
 def compiled_parts() -> dict[str, bool]:
     """Each C extension of the per-event code and the per-tick scoring, and whether it is built and in use."""
-    from consumer import decode, detector, features, scoring
+    from consumer import decode, detector, drift, features, scoring
 
     return {"consumer._features": features.COMPILED, "consumer._decode": decode.COMPILED,
-            "consumer._fold": detector.COMPILED, "consumer._score": scoring.COMPILED}
+            "consumer._fold": detector.COMPILED, "consumer._score": scoring.COMPILED,
+            "consumer._drift": drift.KS_COMPILED}
 
 
 def log_compiled_parts() -> None:

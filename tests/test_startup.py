@@ -2,7 +2,7 @@
 
 import logging
 
-from consumer import decode, detector, features, scoring
+from consumer import decode, detector, drift, features, scoring
 from consumer.service import log_compiled_parts
 
 
@@ -11,6 +11,7 @@ def test_the_log_says_when_the_per_event_code_is_compiled(caplog, monkeypatch):
     monkeypatch.setattr(decode, "COMPILED", True)
     monkeypatch.setattr(scoring, "COMPILED", True)
     monkeypatch.setattr(detector, "COMPILED", True)
+    monkeypatch.setattr(drift, "KS_COMPILED", True)
     with caplog.at_level(logging.INFO, logger="botwatch.consume"):
         log_compiled_parts()
     assert [r.levelno for r in caplog.records] == [logging.INFO]
@@ -22,6 +23,7 @@ def test_the_log_warns_and_names_what_is_not_built(caplog, monkeypatch):
     monkeypatch.setattr(decode, "COMPILED", True)
     monkeypatch.setattr(scoring, "COMPILED", True)
     monkeypatch.setattr(detector, "COMPILED", True)
+    monkeypatch.setattr(drift, "KS_COMPILED", True)
     with caplog.at_level(logging.INFO, logger="botwatch.consume"):
         log_compiled_parts()
     [record] = caplog.records
