@@ -105,7 +105,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("target-precision", 0.99, "precision at the block threshold the labelled window must show before blocking", float, DETECT, _probability, "a probability in [0, 1]"),
     Option("block-confidence", 0.95, "one-sided confidence of the lower bound on precision at the block threshold", float, DETECT,
            lambda v: 0.5 <= v < 1.0, "a probability in [0.5, 1)"),
-    Option("tick", 60.0, "seconds of event time between scorings of changed accounts (at once only when every input partition is drained)", float, DETECT, _whole_ticks, "seconds > 0, a whole multiple of 1/1024 s (60, 5, 1, 0.25)"),
+    Option("tick", 5.0, "seconds of event time between scorings of changed accounts (at once only when every input partition is drained)", float, DETECT, _whole_ticks, "seconds > 0, a whole multiple of 1/1024 s (60, 5, 1, 0.25)"),
     Option("min-tweets", 1, "tweets an account needs before it is scored", int, DETECT, _positive, "a positive integer"),
     Option("min-block-tweets", 5, "tweets an account needs before it may be blocked (review needs --min-tweets)", int,
            DETECT, _positive, "a positive integer"),

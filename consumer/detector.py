@@ -122,7 +122,7 @@ class Detector:
     """
 
     def __init__(self, policy: Policy | None = None, model: Model | None = None, min_tweets: int = 1,
-                 tick: float = 60.0, label_ttl: float = 7 * 86400.0, account_ttl: float = 30 * 86400.0,
+                 tick: float = 5.0, label_ttl: float = 7 * 86400.0, account_ttl: float = 30 * 86400.0,
                  quality_window: int = 5000, drift: DriftMonitor | None = None):
         if not valid_tick(tick):
             raise ValueError(f"tick must be positive and a whole multiple of 1/1024 s (60, 5, 1, 0.25), not {tick!r}")
