@@ -1,9 +1,10 @@
 """Time per decode_tweets, with the C walk of v1.1 tweets and with the Python path alone, side by side.
 
-:func:`consumer.decode.decode_tweets` hands the orjson dict of a message to
-``consumer._decode.tweet_v11`` first; the Python path decodes what it declines
-(and everything, with ``decode._tweet_v11`` set to None, as where the module is
-not built). Both are timed on the same messages in one run, alternately, best of
+:func:`consumer.decode.decode_tweets` hands a message to
+``consumer._decode.message_v11`` first (the size check, ``orjson.loads`` and the
+walk of a v1.1 tweet, ``tweet_v11``); the Python path decodes what it declines
+(and everything under ``decode._python_only()``, as where the module is not
+built). Both are timed on the same messages in one run, alternately, best of
 ``--repeat`` rounds of CPU time of this process (so that other load on the
 machine counts little), beside ``orjson.loads`` alone, the floor of either:
 
