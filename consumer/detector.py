@@ -61,6 +61,7 @@ else:
 #: Whether :meth:`Detector.process` folds runs of common tweets in C; if not, :data:`NOT_COMPILED` says why.
 COMPILED = _fold_tweets is not None
 
+
 def valid_tick(tick: float) -> bool:
     """Whether ``tick`` can cut event time: positive and a whole multiple of 1/1024 s. Then a tick end, ``(ts //
     tick + 1) * tick``, is exact for any event time of this era and so always later than ``ts``; with a tick
