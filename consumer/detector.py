@@ -414,10 +414,11 @@ class Detector:
         counts = (self.model.examples_by_class[True], self.model.examples_by_class[False])
         actions = self.policy.decide_many(scores, current, counts, precision_at_block, support, block_at, previous, n)
         scores = scores.tolist()
+        SCORE, SCORE_N, N = F.SCORE, F.SCORE_N, F.N  # once per chunk, not per account
         for (_, state), score in zip(chunk, scores):  # the score is state too: a restored account confirms a
-            state[F.SCORE] = score                    # block where this one would
-            state[F.SCORE_N] = state[F.N]
-        self.changed.update(aid for aid, _ in chunk)
+            state[SCORE] = score                      # block where this one would
+            state[SCORE_N] = state[N]
+        self.changed.update(dict(chunk))
         flags = []
         flagged = np.flatnonzero(actions != current)
         if not len(flagged):
