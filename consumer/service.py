@@ -821,16 +821,17 @@ def compiled_parts() -> dict[str, bool]:
 
 
 def log_compiled_parts() -> None:
-    """Say whether the hot code runs compiled: without the C extensions botwatch decides the same but at a
-    fraction of the throughput, which an operator should learn from the log rather than from the lag."""
+    """Say whether the hot code runs compiled: without the C extensions botwatch gives the same results (the
+    scores only within rounding) at a fraction of the throughput, which an operator should learn from the log
+    rather than from the lag."""
     parts = compiled_parts()
     missing = [name for name, compiled in parts.items() if not compiled]
     if not missing:
         log.info("hot code compiled: %s", ", ".join(parts))
         return
-    log.warning("%s not built: running the Python definitions instead (the same decisions, scores equal "
-                "within rounding, at a fraction of the throughput); build them with `pip install -e .` where a "
-                "C compiler and Python's headers are installed", " and ".join(missing))
+    log.warning("%s not built: running the Python definitions instead (the same results, scores only within "
+                "rounding, at a fraction of the throughput); build them with `pip install -e .` where a C "
+                "compiler and Python's headers are installed", " and ".join(missing))
 
 
 def run(settings) -> int:
