@@ -151,6 +151,11 @@ def test_every_dashboard_query_and_alert_expression_finds_its_series(kafka_boots
         consumed = f'sum(botwatch_events_consumed_total{{topic="{topics["tweets"]}"}}) >= {TWEETS + 1}'
         wait_for(lambda: consumer.alive() and prometheus.has_data(consumed), 60,
                  f"Prometheus to see all {TWEETS + 1} tweet messages consumed")
+        # a rate needs two samples of a series, and a fast consumer can make a counter's series (created at its
+        # first increment) and finish it between two scrapes
+        counters = ("botwatch_events_consumed_total", "botwatch_flags_emitted_total", "botwatch_labels_total")
+        wait_for(lambda: all(prometheus.has_data(f"min(count_over_time({c}[1m])) >= 2") for c in counters), 30,
+                 "two samples of every series of the counters the rate panels read")
         failures: list[str] = []
         try:  # librdkafka reports lag in its statistics, every 5 s
             wait_for(lambda: prometheus.has_data("botwatch_consumer_lag_messages"), 20, "a consumer lag series")
