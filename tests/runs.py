@@ -121,8 +121,11 @@ def run_to_completion(env: dict, log: Path, *args: str, timeout: float = 600) ->
 def group_progress(bootstrap: str, topics: dict) -> dict[tuple[str, int], tuple[int, int]] | None:
     """(topic, partition) -> (offset the group committed, end of the partition) for the input topics;
     None while the broker cannot tell (just restarted, its group coordinator not loaded yet)."""
-    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": topics["group"],  # committed() only: never joins
-                       "enable.auto.commit": False})
+    # committed() only: never joins. read_uncommitted, because librdkafka then does not ask for stable offsets:
+    # a killed instance's transaction holding offsets stays open until its timeout (60 s), and meanwhile the
+    # broker answers a read_committed reader "unstable offset commit" instead of the offsets committed
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": topics["group"], "enable.auto.commit": False,
+                       "isolation.level": "read_uncommitted"})
     try:
         tps = [TopicPartition(topics[kind], p) for kind in ("tweets", "labels")
                for p in reader.list_topics(topics[kind], timeout=10).topics[topics[kind]].partitions]
