@@ -11,7 +11,7 @@
  *   - log, log2, log1p and exp are libm's, the functions Python's math module calls. The two constants that
  *     Python computes with them (52 * log(52) and log2(24)) are computed the same way at import, because the
  *     compiler would fold them itself, correctly rounded, where libm need not be.
- *   - Python's float // is not floor(a / b): py_floordiv is floatobject.c's algorithm.
+ *   - Python's float // is not floor(a / b): float_floor_div (_common.h) is floatobject.c's algorithm.
  * Where feature_row raises (a state no update makes: a bitmap that is not finite or has more than 52 bits
  * set, a negative DT_M2, one tweet spanning a day), this code does not: such a feature gets what IEEE
  * arithmetic gives, NaN for the bitmap counts.
@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "_buffer.h"
+#include "_common.h" /* float_floor_div() */
 #include "_layout.h"
 
 #define HOUR_ENTROPY_MIN_SPAN 86400.0
@@ -54,22 +55,6 @@ static double saturated_count;  /* features._linear_count of a full bitmap: 52 *
 static double max_hour_entropy; /* features._MAX_HOUR_ENTROPY: math.log2(24) */
 
 /* ------------------------------------------------------------------ the features */
-
-/* Python's float floor division v // w (floatobject.c, _float_div_mod): fmod, then a quotient snapped to the
- * nearest integer. It differs from floor(v / w): inf // w is NaN, and the sign of a zero quotient follows v / w. */
-static double py_floordiv(double v, double w)
-{
-    double mod = fmod(v, w);
-    double div = (v - mod) / w;
-    if (mod != 0.0 && (w < 0) != (mod < 0)) /* NaN != 0, as C's `if (mod)` */
-        div -= 1.0;
-    if (div == 0.0)
-        return copysign(0.0, v / w);
-    double floordiv = floor(div);
-    if (div - floordiv > 0.5)
-        floordiv += 1.0;
-    return floordiv;
-}
 
 /* int(bits).bit_count(): int() truncates towards zero and bit_count() counts the ones of |int|. -1 where
  * int() raises (NaN, infinity). */
@@ -107,7 +92,7 @@ static double hour_entropy(const double *s, double n)
     for (int i = HOURS; i < HOURS + 12; i++) {
         double v = s[i];
         if (v != 0.0) { /* Python's `if v:`, NaN included */
-            double hi = py_floordiv(v, HOUR_SHIFT);
+            double hi = float_floor_div(v, HOUR_SHIFT);
             double lo = v - hi * HOUR_SHIFT;
             pairs += lo * (lo - 1.0) + hi * (hi - 1.0);
         }
