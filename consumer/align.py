@@ -97,13 +97,21 @@ class Aligner:
     def buffered(self, key: Hashable) -> int:
         return len(self.buffers.get(key, ()))
 
-    def release(self) -> list[tuple[Hashable, int, Any]]:
-        """Everything at or before the watermark, merged by event time.
+    def release(self, limit: int | None = None) -> list[tuple[Hashable, int, Any]]:
+        """Everything at or before the watermark, merged by event time; at most the first ``limit`` entries of
+        it, the rest held back for the next release (see :meth:`hold_back`).
 
         Each partition keeps its own order (a partition whose times step back
         is not re-sorted), so a single partition comes out exactly as it was
         written, however it was fetched.
         """
+        released = self._release()
+        if limit is not None and len(released) > limit:
+            self.hold_back(limit)
+            released = self._last[0]
+        return released
+
+    def _release(self) -> list[tuple[Hashable, int, Any]]:
         watermark = self.watermark
         runs = []  # (times, entries) released per partition, in partition order
         for key, buf in self.buffers.items():

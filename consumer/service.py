@@ -105,6 +105,11 @@ BATCH_WAIT = 0.02
 #: Batches of events buffered for one partition, waiting for the others to catch up in event time, at which it
 #: is paused (see Service._apply_backpressure), and at which it is resumed.
 PAUSE_AT_BATCHES, RESUME_AT_BATCHES = 20, 5
+#: Batches of events the aligner releases to the detector at most per loop. At the end of the input (or when a
+#: lagging partition catches up) it holds everything up to the new watermark: the bench's 31,095 labels, which
+#: fall after its last tweet, came out at once and held the loop for 10 to 15 s, without a checkpoint, a flag
+#: or a poll of Kafka; a backlog of a day of labels would outlast max.poll.interval.ms.
+RELEASE_AT_MOST_BATCHES = 5
 #: Training examples after which the model is snapshotted (at the next checkpoint that reads its own back).
 SNAPSHOT_EVERY = 500
 
@@ -396,7 +401,7 @@ class Service:
                     self.last_input = time.monotonic()
                 self.training.poll(self.detector, s.poll_timeout if self.waiting else 0)
                 self.detector.horizon = self._horizon()
-                released = self.aligner.release()
+                released = self.aligner.release(RELEASE_AT_MOST_BATCHES * s.batch_size)
                 caught_up = self.aligner.watermark == float("inf") and not any(self.aligner.buffers.values())
                 if released or (caught_up and self.detector.has_open_tick):
                     self._process(released, caught_up)

@@ -84,3 +84,20 @@ def test_floor_is_the_earliest_time_still_to_come():
     assert a.floor == 10.0  # p may still give anything from 10 on; q's 20 is buffered
     a.end_of_partition("p")
     assert a.floor == 20.0
+
+
+def test_a_limited_release_holds_the_rest_back_in_order():
+    a = Aligner()
+    a.assign(["p", "q"])
+    for i, ts in enumerate([1.0, 3.0, 5.0]):
+        a.add("p", i, ts, f"p{i}")
+    for i, ts in enumerate([2.0, 4.0]):
+        a.add("q", i, ts, f"q{i}")
+    a.end_of_partition("p")
+    a.end_of_partition("q")
+    assert [item for _, _, item in a.release(limit=2)] == ["p0", "q0"]
+    assert a.committable == {"p": 1, "q": 1}  # what was held back is not committable
+    assert [item for _, _, item in a.release(limit=2)] == ["p1", "q1"]
+    assert [item for _, _, item in a.release(limit=2)] == ["p2"]
+    assert a.committable == {"p": 3, "q": 2}
+    assert a.release(limit=2) == []
