@@ -405,6 +405,8 @@ class Service:
                 caught_up = self.aligner.watermark == float("inf") and not any(self.aligner.buffers.values())
                 if released or (caught_up and self.detector.has_open_tick):
                     self._process(released, caught_up)
+                    if released:  # what the aligner held back is input too: idle counts from when it is done
+                        self.last_input = time.monotonic()
                     m.batch_seconds.observe(time.perf_counter() - started)
                     m.batch_size.observe(len(released))
                     self.uncommitted = True
