@@ -25,16 +25,16 @@ pinned to the other cores, so the consumer's core runs the consumer alone
    ``json.loads``, ``river.stats`` features, ``predict_proba_one`` on every
    tweet, a ``produce`` per flag, no transactions). Each consumer's
    ``botwatch_events_consumed_total`` for the tweets and the labels topic is
-   scraped from its ``/metrics`` every 0.5 s; the rate is the events (tweets
-   and labels) counted between the first sample that shows any and the last
-   sample before the count stops growing, over the time between them. So the
-   window leaves out start-up (imports, model restore, group join) and the
-   tail (final commit, idle exit). Labels count because they are work: most
-   of the stream's labels fall after its last tweet in event time, and
-   learning them took botwatch 10 to 15 s; counted in tweets, a run's window
-   ended before or after that work depending on which tweet was processed
-   last. The baseline is stopped after 20 s; its window is measured the same
-   way.
+   scraped from its ``/metrics`` every 0.5 s. The window runs from the first
+   sample that counts any event to the last sample before the count of all
+   events (tweets and labels) stops growing; the rate is the tweets counted
+   in it over its length. So the window leaves out start-up (imports, model
+   restore, group join) and the tail (final commit, idle exit), and holds all
+   the work on the input: most of the stream's labels fall after its last
+   tweet in event time, and learning them takes botwatch 10 to 15 s (when
+   the window ended with the tweets, whether that work fell inside it
+   depended on which tweet was processed last). The baseline is stopped
+   after 20 s; its window is measured the same way.
 2. **Event-to-flag latency at half load**: a fresh input topic pair, a paced
    producer sending the same stream at half of botwatch's measured rate for
    20 s, botwatch started with ``--checkpoint-interval 0.1`` (flags become
@@ -333,8 +333,9 @@ def preload(client_config: dict, path: Path, t: Topics, say: Say) -> Stream:
 @dataclass
 class Sample:
     t: float  # monotonic seconds
-    events: float  # events counted by the consumer (see counters_of)
+    events: float  # tweets counted by the consumer
     cpu: float  # process CPU seconds
+    work: float  # tweets and labels counted: the measured window runs while this grows
 
 
 @dataclass
@@ -367,18 +368,19 @@ def histogram_quantile(text: str, name: str, q: float) -> float | None:
 
 
 def throughput(samples: list[Sample]) -> Throughput:
-    """Events per second over the samples taken while the count was growing (see the module doc)."""
+    """Tweets per second over the samples taken while the count of all work (tweets and labels) was growing
+    (see the module doc)."""
     if not samples or samples[-1].events <= 0:
         raise BenchError("the consumer counted no events")
-    final = samples[-1].events
-    growing = [s for s in samples if 0 < s.events < final]
+    final = samples[-1].work
+    growing = [s for s in samples if 0 < s.work < final]
     if len(growing) >= 2 and growing[-1].t - growing[0].t >= 1.0 and growing[-1].events > growing[0].events:
         a, b = growing[0], growing[-1]
     else:  # too short a run for an interior window (or one in which a stalled count did not grow, as when the
         # consumer's core is taken by others): bound it by the samples around it (an underestimate)
-        a = next((s for s in reversed(samples) if s.events == 0), samples[0])
-        a = Sample(a.t, 0.0, a.cpu)
-        b = next(s for s in samples if s.events == final)
+        a = next((s for s in reversed(samples) if s.work == 0), samples[0])
+        a = Sample(a.t, 0.0, a.cpu, 0.0)
+        b = next(s for s in samples if s.work == final)
     dt = max(b.t - a.t, 1e-9)
     return Throughput((b.events - a.events) / dt, dt, b.events - a.events, final, (b.cpu - a.cpu) / dt)
 
@@ -399,8 +401,9 @@ class Watcher(threading.Thread):
             text = scrape(self.port)
             if text is not None:
                 self.last_text = text
-                self.samples.append(Sample(time.monotonic(), sum(metric(text, c) or 0.0 for c in self.counters),
-                                           metric(text, "process_cpu_seconds_total") or 0.0))
+                counts = [metric(text, c) or 0.0 for c in self.counters]  # tweets first
+                self.samples.append(Sample(time.monotonic(), counts[0], metric(text, "process_cpu_seconds_total") or 0.0,
+                                           sum(counts)))
                 self.peak_rss = max(self.peak_rss, vm_rss(self.proc.pid))
             time.sleep(SAMPLE_INTERVAL)  # the sampling period, not synchronisation
         if self.proc.poll() is None:
@@ -494,7 +497,7 @@ TAGS = {"exactly-once": "eos", "at-least-once": "alo"}  # topic and group name p
 
 
 def counters_of(t: Topics, labels: bool = True) -> tuple[str, ...]:
-    """The consumed-events counters of a run's inputs: tweets and labels, or tweets only."""
+    """The consumed-events counters of a run's inputs, tweets first: tweets and labels, or tweets only."""
     return tuple(f'botwatch_events_consumed_total{{topic="{topic}"}}'
                  for topic in ((t.tweets, t.labels) if labels else (t.tweets,)))
 
@@ -515,7 +518,7 @@ def measure_botwatch(ctx: "Context", t: Topics, delivery: str) -> Run:
     finish(proc, watcher, log)
     tp = throughput(watcher.samples)
     ctx.say(f"botwatch {delivery}: {tp.events_per_s:,.0f} events/s over {tp.window_s:.1f}s "
-            f"({tp.window_events:,.0f} of {tp.total_events:,.0f} tweets and labels), CPU {tp.cpu_share:.0%} of one core")
+            f"({tp.window_events:,.0f} of {tp.total_events:,.0f} tweets), CPU {tp.cpu_share:.0%} of one core")
     return Run(tp, watcher.peak_rss)
 
 
@@ -705,7 +708,7 @@ def measure_latency(ctx: "Context", warm: Topics, rate: float, delivery: str) ->
         if proc.poll() is not None or time.monotonic() > deadline:
             raise BenchError(f"botwatch did not get ready for the latency run:\n{tail(log)}")
         time.sleep(0.1)  # waiting for start-up, not synchronisation
-    watcher = Watcher(proc, port, counters_of(t, labels=False))  # its backlog is counted in tweets
+    watcher = Watcher(proc, port, counters_of(t, labels=False))
     reader = FlagReader(ctx.client, t.flags)
     watcher.start()
     reader.start()

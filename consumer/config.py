@@ -85,7 +85,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("metrics-addr", "127.0.0.1", "address /metrics binds to", commands=("consume",)),
     Option("batch-size", 1000, "messages per consume() call", int, ("consume",), _positive, "a positive integer"),
     Option("poll-timeout", 0.2, "seconds one consume() call may wait", float, ("consume",), _positive, "a positive number of seconds"),
-    Option("checkpoint-interval", 1.0, "seconds between transaction commits", float, ("consume",), _non_negative, "seconds >= 0"),
+    Option("checkpoint-interval", 1.0, "seconds between transaction commits (at least: the next starts once the previous has returned)", float, ("consume",), _non_negative, "seconds >= 0"),
     Option("delivery", "exactly-once", "exactly-once (transactions) or at-least-once", commands=("consume", "bench"),
            check=lambda v: v in ("exactly-once", "at-least-once"), expect="exactly-once or at-least-once"),
     Option("offset-reset", "earliest", "where to start when the group has no committed offset or the broker no longer "
@@ -125,7 +125,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("drift-ks-threshold", 0.2, "Kolmogorov-Smirnov statistic above which a feature drifted", float, DETECT,
            lambda v: 0 < v <= 1, "a number in (0, 1]"),
     Option("print-flags", False, "print each flag to stdout as it is emitted", _bool, ("consume",)),
-    Option("exit-when-idle", 0.0, "exit after this many seconds without input (0: run until stopped)", float, ("consume",), _non_negative, "seconds >= 0"),
+    Option("exit-when-idle", 0.0, "exit after this many seconds without input, counted from the end of the last work (0: run until stopped)", float, ("consume",), _non_negative, "seconds >= 0"),
     # evaluate reads files where generate counts: same option name, another command
     Option("tweets", "", "JSONL(.gz) file of tweets (required)", commands=("evaluate",)),
     Option("labels", "", "JSONL(.gz) file of labels", commands=("evaluate",)),
