@@ -382,7 +382,7 @@ def throughput(samples: list[Sample]) -> Throughput:
         a = Sample(a.t, 0.0, a.cpu, 0.0)
         b = next(s for s in samples if s.work == final)
     dt = max(b.t - a.t, 1e-9)
-    return Throughput((b.events - a.events) / dt, dt, b.events - a.events, final, (b.cpu - a.cpu) / dt)
+    return Throughput((b.events - a.events) / dt, dt, b.events - a.events, samples[-1].events, (b.cpu - a.cpu) / dt)
 
 
 class Watcher(threading.Thread):
