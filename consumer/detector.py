@@ -235,8 +235,10 @@ class Detector:
             self._apply_labels_before(end, result)  # needs no model: done even when the horizon stops us here
             if end > self.horizon:
                 return False
-            self._learn_before(end, result)
+            quiet = self._learn_before(end, result)
             self._close_ticks_through(end, result)
+            if quiet:
+                result.flags.extend(self._score(quiet, result, observe=False))
             self._open_until = self._next_tick_end()
         return True
 
@@ -289,23 +291,19 @@ class Detector:
         if end < self._open_until:
             self._open_until = end
 
-    def _learn_before(self, end: float, result: BatchResult) -> None:
+    def _learn_before(self, end: float, result: BatchResult) -> dict[str, array] | None:
         """Learn every example before ``end`` in canonical order. When the model becomes ready, and each time its
         examples reach a power of two, every account is scored again at ``end``: accounts that went quiet were
         last scored by a weaker model (or none). O(accounts) a handful of times in a model's life, and derived
-        from the examples alone, so every instance and every restart rescans at the same tick."""
-        if self._learn_examples_before(end, result):
-            self.rescans.append(end)
-            # every account not waiting already waits as if changed just before ``end``: what _mark_dirty does,
-            # in bulk (a rescan marks every account, a million calls over a bench run)
-            tick_end = self._end_of_tick(math.nextafter(end, -math.inf))
-            dirty = self._dirty
-            quiet = {aid: st for aid, st in self.accounts.items() if aid not in dirty}
-            if quiet:
-                self._ticks.setdefault(tick_end, {}).update(quiet)
-                dirty.update(dict.fromkeys(quiet, tick_end))
-                if tick_end < self._open_until:
-                    self._open_until = tick_end
+        from the examples alone, so every instance and every restart rescans at the same tick.
+
+        Returns the accounts a rescan scores after the tick's own (None if there is no rescan): those not waiting
+        for a tick already, which are scored then anyway."""
+        if not self._learn_examples_before(end, result):
+            return None
+        self.rescans.append(end)
+        dirty = self._dirty
+        return {aid: st for aid, st in self.accounts.items() if aid not in dirty}
 
     def catch_up(self, until: float) -> None:
         """Learn the examples before ``until`` without scoring anyone: after a restore, the model relearns what
@@ -391,14 +389,16 @@ class Detector:
                 del self._ticks[end]
             self._open_until = self._next_tick_end()
 
-    def _score(self, dirty: dict[str, array], result: BatchResult) -> list[dict]:
+    def _score(self, dirty: dict[str, array], result: BatchResult, observe: bool = True) -> list[dict]:
+        """Score ``dirty`` (see :meth:`_score_chunk`); ``observe``: feed the rows to the drift monitor, which
+        watches the accounts that tweeted, not a rescan's snapshot of the whole population."""
         items = list(dirty.items())
         flags = []
         for start in range(0, len(items), SCORE_CHUNK):
-            flags += self._score_chunk(items[start:start + SCORE_CHUNK], result)
+            flags += self._score_chunk(items[start:start + SCORE_CHUNK], result, observe)
         return flags
 
-    def _score_chunk(self, chunk: list[tuple[str, array]], result: BatchResult) -> list[dict]:
+    def _score_chunk(self, chunk: list[tuple[str, array]], result: BatchResult, observe: bool = True) -> list[dict]:
         """Score the accounts of ``chunk`` that are ready (enough tweets, not cleared by a human) and turn the
         scores into actions, all as arrays: per account, only the two score slots are written back in Python."""
         S = stack([st for _, st in chunk])
@@ -411,7 +411,8 @@ class Detector:
         rows = feature_rows(S)
         scores, contributions = self.model.score_with_contributions(rows, F.FEATURE_NAMES)
         result.scored += len(chunk)
-        result.drift.extend(self.drift.observe_scores(rows, scores, at=self.stream_time))
+        if observe:
+            result.drift.extend(self.drift.observe_scores(rows, scores, at=self.stream_time))
         n = S[:, F.N]
         current = S[:, F.ACTION]
         # a block is confirmed by a second score after new tweets: not by a rescan that only changed the model

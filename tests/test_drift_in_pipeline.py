@@ -37,3 +37,26 @@ def test_drift_fires_within_the_bound_after_a_change_and_never_without(drift_at)
         first = min(at for _, _, at in found)
         assert first - CHANGE_AT <= BOUND, f"first detection {first - CHANGE_AT} tweets after the change"
         assert {"url_ratio", "interarrival_cv"} & {feature for _, feature, _ in found}
+
+
+def test_a_rescan_is_not_fed_to_the_drift_monitor():
+    """When the model becomes ready it scores every account again; those rows are a snapshot of the whole
+    population, quiet accounts included, not the traffic the feature windows watch (fed to the monitor, each
+    rescan filled its windows with them: 448 false detections over the bench's stream)."""
+    from consumer.events import Label, Tweet
+    from consumer.policy import Policy
+
+    t0 = 1.7e9
+    d = Detector(Policy(min_labels=1), tick=5.0)
+    crowd = [Tweet(f"t{i}", f"a{i}", t0 + i * 0.01, text="hi") for i in range(200)]
+    d.process(crowd)
+    labels = [Label("a0", True, t0 + 10.0, "review"), Label("a1", False, t0 + 10.0, "review")]
+    d.process(labels)
+    assert d.drift.rows_seen == len(crowd) and not d.rescans  # the labels passed the crowd's tick: scored
+    late = d.process([Tweet("t-late", "a7", t0 + 20.0, text="hi")])  # passes the labels' tick: the model learns
+    tail = d.flush()
+
+    assert d.rescans, "the labels made the model ready: every account is scored again"
+    # every account but a1 (a human's label cleared it), then a7 again for its new tweet
+    assert late.scored + tail.scored == (len(crowd) - 1) + 1, "the rescan scored every account"
+    assert d.drift.rows_seen == len(crowd) + 1, "only the account that tweeted is traffic"
