@@ -316,15 +316,111 @@ static PyObject *linear_scores(PyObject *Py_UNUSED(module), PyObject *const *arg
     Py_RETURN_NONE;
 }
 
+/* `view` of the state of items[i], an (account, state) pair whose state is SLOTS float64, writable if asked,
+ * overlapping nothing of `other` (the call's other buffer, named `other_name`). 0, or -1 with an exception set
+ * (and nothing held). */
+static int get_state(PyObject *items, Py_ssize_t i, Py_buffer *view, int writable, const Py_buffer *other,
+                     const char *other_name)
+{
+    PyObject *item = PyList_GET_ITEM(items, i);
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+        PyErr_Format(PyExc_TypeError, "items[%zd] must be an (account, state) pair, not %.100s", i,
+                     Py_TYPE(item)->tp_name);
+        return -1;
+    }
+    if (get_doubles(PyTuple_GET_ITEM(item, 1), view, SLOTS, writable, "a state") < 0)
+        return -1;
+    if (overlap(view, other)) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_ValueError, "%s overlaps the state of items[%zd]", other_name, i);
+        return -1;
+    }
+    return 0;
+}
+
+/* The length of the list items, args[0], of a call of `signature` with 2 arguments; -1 with an exception set
+ * if the call has another count or items is no list */
+static Py_ssize_t items_length(PyObject *const *args, Py_ssize_t nargs, const char *signature)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "%s takes 2 arguments, not %zd", signature, nargs);
+        return -1;
+    }
+    if (!PyList_Check(args[0])) {
+        PyErr_Format(PyExc_TypeError, "items must be a list, not %.100s", Py_TYPE(args[0])->tp_name);
+        return -1;
+    }
+    return PyList_GET_SIZE(args[0]);
+}
+
+PyDoc_STRVAR(stack_states_doc,
+"stack_states(items, out)\n--\n\n"
+"Copy the state of each (account, state) pair of the list items (SLOTS float64: an array('d')) into the next "
+"SLOTS doubles of out (len(items) * SLOTS float64, writable). scoring.stack_items is the definition.");
+
+static PyObject *stack_states(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t n = items_length(args, nargs, "stack_states(items, out)");
+    if (n < 0)
+        return NULL;
+    Py_buffer out, state;
+    if (get_doubles(args[1], &out, n * SLOTS, 1, "out") < 0)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) { /* no Python code runs here: the list cannot change under us */
+        if (get_state(args[0], i, &state, 0, &out, "out") < 0) {
+            PyBuffer_Release(&out);
+            return NULL;
+        }
+        memcpy((double *)out.buf + i * SLOTS, state.buf, SLOTS * sizeof(double));
+        PyBuffer_Release(&state);
+    }
+    PyBuffer_Release(&out);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(store_scores_doc,
+"store_scores(items, scores)\n--\n\n"
+"For each (account, state) pair of the list items and its score (scores: len(items) float64), "
+"state[SCORE] = score and state[SCORE_N] = state[N]. scoring.store_scores_python is the definition.");
+
+static PyObject *store_scores(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t n = items_length(args, nargs, "store_scores(items, scores)");
+    if (n < 0)
+        return NULL;
+    Py_buffer scores, state;
+    if (get_doubles(args[1], &scores, n, 0, "scores") < 0)
+        return NULL;
+    /* every state is checked before any is written: a bad item leaves them all as they were */
+    for (int pass = 0; pass < 2; pass++)
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (get_state(args[0], i, &state, 1, &scores, "scores") < 0) { /* only in the first pass */
+                PyBuffer_Release(&scores);
+                return NULL;
+            }
+            if (pass) {
+                double *s = state.buf;
+                s[SCORE] = ((const double *)scores.buf)[i];
+                s[SCORE_N] = s[N];
+            }
+            PyBuffer_Release(&state);
+        }
+    PyBuffer_Release(&scores);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"feature_rows", (PyCFunction)(void (*)(void))feature_rows, METH_FASTCALL, feature_rows_doc},
     {"linear_scores", (PyCFunction)(void (*)(void))linear_scores, METH_FASTCALL, linear_scores_doc},
+    {"stack_states", (PyCFunction)(void (*)(void))stack_states, METH_FASTCALL, stack_states_doc},
+    {"store_scores", (PyCFunction)(void (*)(void))store_scores, METH_FASTCALL, store_scores_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "consumer._score",
-    "consumer.scoring's kernel: feature rows and linear scores of many accounts; consumer/scoring.py defines them.",
+    "consumer.scoring's kernel: the states, feature rows and linear scores of many accounts; consumer/scoring.py "
+    "defines them.",
     -1, methods, NULL, NULL, NULL, NULL,
 };
 

@@ -42,11 +42,10 @@ import numpy as np
 from consumer import features as F
 from consumer.events import Label, Tweet
 from consumer.drift import Detection, DriftMonitor
-from consumer.feature_matrix import stack
 from consumer.model import Model
 from consumer.policy import ACTION_NAMES, BLOCK, CLEAR, NONE, Policy
 from consumer.quality import RollingQuality
-from consumer.scoring import feature_rows
+from consumer.scoring import feature_rows, stack_items, store_scores
 
 INF = float("inf")
 
@@ -401,7 +400,7 @@ class Detector:
     def _score_chunk(self, chunk: list[tuple[str, array]], result: BatchResult, observe: bool = True) -> list[dict]:
         """Score the accounts of ``chunk`` that are ready (enough tweets, not cleared by a human) and turn the
         scores into actions, all as arrays: per account, only the two score slots are written back in Python."""
-        S = stack([st for _, st in chunk])
+        S = stack_items(chunk)
         ready = (S[:, F.N] >= self.min_tweets) & (S[:, F.ACTION] != CLEAR)
         if not ready.all():
             S = S[ready]
@@ -420,11 +419,8 @@ class Detector:
         block_at, precision_at_block, support = self.quality.block_evidence
         counts = (self.model.examples_by_class[True], self.model.examples_by_class[False])
         actions = self.policy.decide_many(scores, current, counts, precision_at_block, support, block_at, previous, n)
+        store_scores(chunk, scores)  # the score is state too: a restored account confirms a block where this would
         scores = scores.tolist()
-        SCORE, SCORE_N, N = F.SCORE, F.SCORE_N, F.N  # once per chunk, not per account
-        for (_, state), score in zip(chunk, scores):  # the score is state too: a restored account confirms a
-            state[SCORE] = score                      # block where this one would
-            state[SCORE_N] = state[N]
         self.changed.update(dict(chunk))
         flags = []
         flagged = np.flatnonzero(actions != current)

@@ -48,7 +48,7 @@ from array import array
 import numpy as np
 
 from consumer import features as F
-from consumer.feature_matrix import features_of
+from consumer.feature_matrix import features_of, stack
 
 #: Features per row, in :data:`~consumer.features.FEATURE_NAMES` order.
 NF = len(F.FEATURE_NAMES)
@@ -135,6 +135,34 @@ def feature_rows(S: np.ndarray) -> np.ndarray:
     out = np.empty((len(S), NF))
     _kernel.feature_rows(S, len(S), out)
     return out
+
+
+def stack_items(items: list[tuple[str, array]]) -> np.ndarray:
+    """The states of ``items`` ((account, state) pairs) as one (accounts x SLOTS) matrix:
+    :func:`consumer.feature_matrix.stack` of them, compiled (a rescan stacks every account: the Python join of
+    each state's bytes cost as much as scoring it)."""
+    if _kernel is None:
+        return stack([state for _, state in items])
+    out = np.empty((len(items), F.SLOTS))
+    _kernel.stack_states(items, out)
+    return out
+
+
+def store_scores_python(items: list[tuple[str, array]], scores: list[float]) -> None:
+    """Each state of ``items`` keeps its score, and the tweet count it was scored at (a block is confirmed
+    only by a later score after new tweets)."""
+    SCORE, SCORE_N, N = F.SCORE, F.SCORE_N, F.N  # once, not per account
+    for (_, state), score in zip(items, scores):
+        state[SCORE] = score
+        state[SCORE_N] = state[N]
+
+
+def store_scores(items: list[tuple[str, array]], scores: np.ndarray) -> None:
+    """:func:`store_scores_python`, compiled."""
+    if _kernel is None:
+        store_scores_python(items, scores.tolist())
+    else:
+        _kernel.store_scores(items, np.ascontiguousarray(scores, dtype=np.float64))
 
 
 def linear_scores(rows, means, stds, weights, clip: float, intercept: float) -> tuple[np.ndarray, np.ndarray]:
