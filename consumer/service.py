@@ -838,12 +838,13 @@ def tune_gc() -> None:
 
 
 def compiled_parts() -> dict[str, bool]:
-    """Each C extension of the per-event code and the per-tick scoring, and whether it is built and in use."""
-    from consumer import decode, detector, drift, features, scoring
+    """Each C extension of the per-event code, the per-tick scoring and the learning, and whether it is built and
+    in use."""
+    from consumer import decode, detector, drift, features, model, scoring
 
     return {"consumer._features": features.COMPILED, "consumer._decode": decode.COMPILED,
             "consumer._fold": detector.COMPILED, "consumer._score": scoring.COMPILED,
-            "consumer._drift": drift.KS_COMPILED}
+            "consumer._drift": drift.KS_COMPILED, "consumer._pipeline": model.COMPILED}
 
 
 def log_compiled_parts() -> None:

@@ -2,7 +2,7 @@
 
 import logging
 
-from consumer import decode, detector, drift, features, scoring
+from consumer import decode, detector, drift, features, model, scoring
 from consumer.service import log_compiled_parts
 
 
@@ -12,6 +12,7 @@ def test_the_log_says_when_the_per_event_code_is_compiled(caplog, monkeypatch):
     monkeypatch.setattr(scoring, "COMPILED", True)
     monkeypatch.setattr(detector, "COMPILED", True)
     monkeypatch.setattr(drift, "KS_COMPILED", True)
+    monkeypatch.setattr(model, "COMPILED", True)
     with caplog.at_level(logging.INFO, logger="botwatch.consume"):
         log_compiled_parts()
     assert [r.levelno for r in caplog.records] == [logging.INFO]
@@ -24,6 +25,7 @@ def test_the_log_warns_and_names_what_is_not_built(caplog, monkeypatch):
     monkeypatch.setattr(scoring, "COMPILED", True)
     monkeypatch.setattr(detector, "COMPILED", True)
     monkeypatch.setattr(drift, "KS_COMPILED", True)
+    monkeypatch.setattr(model, "COMPILED", True)
     with caplog.at_level(logging.INFO, logger="botwatch.consume"):
         log_compiled_parts()
     [record] = caplog.records

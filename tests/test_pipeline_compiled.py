@@ -1,0 +1,146 @@
+"""The compiled head of the default pipeline (consumer/_pipeline.c) equals its definitions to the bit: symlog
+and clip_z as consumer/model.py writes them, the scaler as River writes it, and the whole model learned through
+LinearSteps as learned through River's own Pipeline."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import random
+import struct
+
+import pytest
+
+from consumer import features as F
+from consumer import model as M
+from consumer.decode import decode_tweets
+from producers.generate import Generator
+
+EDGES = [0.0, -0.0, 5e-324, -5e-324, 1e-300, 0.5, -3.7, 4.999999999999999, 5.0, 5.000000000000001, -5.0,
+         -5.000000000000001, 1e308, -1e308, math.inf, -math.inf, math.nan, 123456.789, 2.0 ** 53]
+
+
+def bits(x: dict) -> list:
+    """The dict's keys in order, each with its value's bits (every NaN alike)."""
+    return [(k, "nan" if v != v else struct.pack("<d", v)) for k, v in x.items()]
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    if M._pipeline is None:
+        pytest.skip("consumer._pipeline is not built: test_the_compiled_head_is_built says how to build it")
+    return M._pipeline
+
+
+def test_the_compiled_head_is_built():
+    """Without it every label costs twice as much to learn: fail rather than skip."""
+    assert M._pipeline is not None, "consumer._pipeline is not built: run `.venv/bin/pip install -e .` (or `make venv`)"
+
+
+def edge_dict(seed: int) -> dict:
+    rng = random.Random(seed)
+    values = EDGES + [rng.uniform(-50, 50) for _ in range(20)] + [rng.lognormvariate(0, 8) for _ in range(20)]
+    rng.shuffle(values)
+    return {f"f{i}": v for i, v in enumerate(values)}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_symlog_and_clip_equal_their_definitions(kernel, seed):
+    x = edge_dict(seed)
+    assert bits(kernel.symlog(x)) == bits(M.symlog_python(x))
+    assert bits(kernel.clip(x, M.Z_CLIP)) == bits(M.clip_z_python(x))
+    assert bits(M.symlog(x)) == bits(M.symlog_python(x)) and bits(M.clip_z(x)) == bits(M.clip_z_python(x))
+
+
+def test_values_that_are_not_floats_are_left_to_the_definitions(kernel):
+    x = {"a": 2, "b": True, "c": -7.5}
+    assert kernel.symlog(x) is None and kernel.clip(x, M.Z_CLIP) is None
+    assert bits(M.symlog(x)) == bits(M.symlog_python(x))
+    assert M.clip_z({"a": 9, "b": -1.0}) == {"a": 5.0, "b": -1.0}
+
+
+def scaler_with(seed: int, learned: int = 30):
+    rng = random.Random(seed)
+    scaler = M.preprocessing.StandardScaler()
+    for _ in range(learned):
+        scaler.learn_one({f"f{i}": rng.gauss(0, 3) for i in range(10) if rng.random() < 0.8})
+    return scaler
+
+
+def stats(scaler) -> tuple:
+    return list(scaler.counts.items()), bits(scaler.means), bits(scaler.vars)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_scaler_learns_and_transforms_as_river(kernel, seed):
+    ours, river = scaler_with(seed), scaler_with(seed)
+    rng = random.Random(seed + 100)
+    for _ in range(200):
+        x = {f"f{i}": rng.choice([rng.gauss(1, 5), 0.0, -0.0, 1e-300, 7e15]) for i in range(12) if rng.random() < 0.9}
+        assert bits(kernel.scaler_transform(ours.means, ours.vars, x)) == bits(river.transform_one(x))
+        assert stats(ours) == stats(river)  # the defaults a transform inserts included
+        assert kernel.scaler_learn(ours.counts, ours.means, ours.vars, x) is True
+        river.learn_one(x)
+        assert stats(ours) == stats(river)
+
+
+def test_the_scaler_declines_what_it_does_not_make_and_changes_nothing(kernel):
+    scaler = scaler_with(1)
+    before = stats(scaler)
+    count, var = scaler.counts["f2"], scaler.vars["f3"]
+    assert kernel.scaler_learn(scaler.counts, scaler.means, scaler.vars, {"f0": 1.0, "f1": 3}) is None  # an int
+    assert stats(scaler) == before
+    scaler.counts["f2"] = 2.5  # a count that is no int
+    assert kernel.scaler_learn(scaler.counts, scaler.means, scaler.vars, {"f0": 1.0, "f2": 1.0}) is None
+    scaler.counts["f2"] = count
+    assert stats(scaler) == before
+    scaler.vars["f3"] = -1.0  # River's ** would make the result a complex number
+    assert kernel.scaler_transform(scaler.means, scaler.vars, {"f3": 1.0}) is None
+    scaler.vars["f3"] = var
+    M.scaler_learn(scaler, {"f0": 1.0, "f1": 3})  # the wrapper has River's learn_one learn it instead
+    assert scaler.counts["f1"] == dict(before[0])["f1"] + 1
+
+
+# ------------------------------------------------------------------ the whole model
+
+def river_pipeline():
+    """The default pipeline with the Python definitions of symlog and clip_z, learned by River's Pipeline."""
+    pipeline = M.build_pipeline("logreg")
+    pipeline["symlog"].func, pipeline["clip_z"].func = M.symlog_python, M.clip_z_python
+    return pipeline
+
+
+def generated_examples() -> list[tuple[dict, bool]]:
+    generator = Generator(accounts=300, tweets=6_000, seed=9, format="v1")
+    states = {}
+    for tweet in (t for r in generator.events() if r.topic == "tweets" for t in decode_tweets(r.value)):
+        F.update(states.setdefault(tweet.account_id, F.new_state()), tweet)
+    return [(F.feature_dict(F.feature_row(state)), generator.truth[aid] == "bot") for aid, state in states.items()]
+
+
+def test_a_model_learns_through_linear_steps_exactly_as_through_rivers_pipeline(kernel):
+    model, reference = M.Model(), river_pipeline()
+    assert isinstance(model._steps, M.LinearSteps)
+    examples = generated_examples() * 4
+    assert len({len(x) for x, _ in examples}) > 1, "every example has the same features: no key is ever new"
+    for n, (x, is_bot) in enumerate(examples):
+        assert struct.pack("<d", model.predict_one(x)) == struct.pack("<d", reference.predict_proba_one(x)[True])
+        model.learn_one(x, is_bot)
+        reference.learn_one(x, is_bot)
+        if n % 97 == 0 or n == len(examples) - 1:
+            ours, river = model.pipeline["StandardScaler"], reference["StandardScaler"]
+            assert stats(ours) == stats(river)
+            lr, river_lr = model.pipeline["LogisticRegression"], reference["LogisticRegression"]
+            assert bits(lr.weights) == bits(river_lr.weights) and lr.intercept == river_lr.intercept
+
+
+def test_other_pipelines_are_learned_by_river_and_a_pickled_model_keeps_its_steps():
+    assert M.LinearSteps.of(M.build_pipeline("hat")) is None
+    without_clip = M.build_pipeline("logreg")
+    del without_clip.steps["clip_z"]
+    assert M.LinearSteps.of(without_clip) is None
+    model = M.Model()
+    model.learn_one({"a": 1.0}, True)
+    del model.__dict__["_linear_steps"]  # as a model pickled before LinearSteps
+    copy = pickle.loads(pickle.dumps(model))
+    assert isinstance(copy._steps, M.LinearSteps) and copy._steps.scaler is copy.pipeline["StandardScaler"]
