@@ -708,15 +708,7 @@ class Service:
         if commit is None:
             return True
         try:
-            try:
-                commit.result()
-            except CommitFailed as e:
-                err = e.args[0]
-                if not is_transient(err) or err.txn_requires_abort():
-                    raise KafkaException(err) from None
-                log.warning("could not commit the transaction (%s); retrying", err)
-                self._retrying(lambda: self._transactional(lambda: self.producer.commit_transaction(TXN_TIMEOUT)),
-                               "commit the transaction")
+            self._await_commit(commit)
         except ProducerStuck as e:
             log.error("%s: replacing the producer and rebuilding state from the last checkpoint", e)
             self._replace_producer()
@@ -737,6 +729,20 @@ class Service:
             self._snapshot()
         return True
 
+    def _await_commit(self, commit: CommitInFlight) -> None:
+        """Wait for ``commit`` to end. One that timed out goes on in librdkafka, which refuses every other
+        transactional call (an abort included: _CONFLICT) until commit_transaction is called again: it is
+        resumed, retried while the broker is away. KafkaException if the commit failed otherwise."""
+        try:
+            commit.result()
+        except CommitFailed as e:
+            err = e.args[0]
+            if not is_transient(err) or err.txn_requires_abort():
+                raise KafkaException(err) from None
+            log.warning("could not commit the transaction (%s); retrying", err)
+            self._retrying(lambda: self._transactional(lambda: self.producer.commit_transaction(TXN_TIMEOUT)),
+                           "commit the transaction")
+
     def _settle_commit(self) -> None:
         """Before an abort: let a commit in flight end, whatever its outcome (everything since the last committed
         checkpoint is redone), and leave a transaction open to abort."""
@@ -744,9 +750,9 @@ class Service:
         if commit is None:
             return
         try:
-            commit.result()
+            self._await_commit(commit)
             self.producer.begin_transaction()
-        except (CommitFailed, KafkaException) as e:
+        except KafkaException as e:
             log.warning("the commit in flight failed (%s); its work is redone", e.args[0])
         except ProducerStuck as e:
             log.error("%s: replacing the producer", e)
