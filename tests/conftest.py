@@ -44,6 +44,19 @@ def kafka_bootstrap(tmp_path_factory):
 
 
 @pytest.fixture
+def own_broker(tmp_path):
+    """A local broker of the test's own, to stop and start (the session's is shared and must stay up)."""
+    from consumer.kafka.broker import LocalBroker, free_port
+
+    broker = LocalBroker(tmp_path / "kafka", "127.0.0.1", free_port())
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
 def topics(kafka_bootstrap, request):
     """Fresh topic names for one test (created by the test through ``botwatch topics create``)."""
     suffix = uuid.uuid4().hex[:8]

@@ -20,7 +20,6 @@ from producers.generate import Generator
 from runs import (ConsumerProcess, action_sequences, describe_differences, elapsed, group_progress, preload,
                   run_to_completion, topic_set)
 from support import botwatch_env
-from consumer.kafka.broker import LocalBroker, free_port
 
 pytestmark = pytest.mark.broker
 
@@ -35,43 +34,33 @@ def records():
     return list(Generator(accounts=ACCOUNTS, tweets=TWEETS, seed=23).events())
 
 
-@pytest.fixture
-def broker(tmp_path):
-    broker = LocalBroker(tmp_path / "kafka", "127.0.0.1", free_port())
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
-
-
 def input_left(bootstrap: str, topics: dict) -> dict[tuple[str, int], int] | None:
     """(topic, partition) -> input messages the group has not committed yet (only those with any)."""
     progress = group_progress(bootstrap, topics)
     return None if progress is None else {tp: end - done for tp, (done, end) in progress.items() if done < end}
 
 
-def test_broker_stopped_for_20s_mid_stream_changes_nothing(broker, tmp_path, records):
+def test_broker_stopped_for_20s_mid_stream_changes_nothing(own_broker, tmp_path, records):
     started = time.monotonic()
     reference, outage = topic_set("ref"), topic_set("outage")
-    preload(broker.bootstrap, records, reference, outage)
+    preload(own_broker.bootstrap, records, reference, outage)
     print(f"broker up and {TWEETS} tweets preloaded twice after {elapsed(started)}")
 
-    run_to_completion(botwatch_env(broker.bootstrap, reference), tmp_path / "reference.log")
-    expected = action_sequences(broker.bootstrap, reference["flags"])
+    run_to_completion(botwatch_env(own_broker.bootstrap, reference), tmp_path / "reference.log")
+    expected = action_sequences(own_broker.bootstrap, reference["flags"])
     assert sum(len(s) for s in expected.values()) > 100, "too few flags for the comparison to mean anything"
     print(f"reference run done after {elapsed(started)}: {sum(map(len, expected.values()))} flags")
 
-    env = botwatch_env(broker.bootstrap, outage)
+    env = botwatch_env(own_broker.bootstrap, outage)
     tweets = outage["tweets"]
     consumer = ConsumerProcess(env, tmp_path / "outage.log", *PACE)
     try:
         consumer.wait_for(lambda: consumer.metric("botwatch_checkpoints_total") >= 1
                           and consumer.consumed(tweets) >= TWEETS / 3, 120, "the consumer to consume a third of the input")
-        left = input_left(broker.bootstrap, outage)
+        left = input_left(own_broker.bootstrap, outage)
         assert left, "the consumer committed the whole input before the outage: not mid-stream"
 
-        broker.stop()
+        own_broker.stop()
         stopped = time.monotonic()
         print(f"broker stopped after {elapsed(started)}: {consumer.consumed(tweets):.0f} tweets consumed, "
               f"{sum(left.values())} messages not committed yet")
@@ -80,12 +69,12 @@ def test_broker_stopped_for_20s_mid_stream_changes_nothing(broker, tmp_path, rec
         while time.monotonic() - stopped < OUTAGE:
             assert consumer.alive, f"the consumer exited during the outage\n{consumer.tail()}"
             time.sleep(1.0)
-        broker.start()
+        own_broker.start()
         print(f"broker restarted after {elapsed(started)} (down {time.monotonic() - stopped:.1f}s)")
         assert consumer.alive, f"the consumer exited during the outage\n{consumer.tail()}"
 
         # it resumes and finishes the input
-        consumer.wait_for(lambda: input_left(broker.bootstrap, outage) == {}, 120, "the consumer to commit the whole input")
+        consumer.wait_for(lambda: input_left(own_broker.bootstrap, outage) == {}, 120, "the consumer to commit the whole input")
         print(f"input committed after {elapsed(started)}")
 
         consumer.proc.send_signal(signal.SIGTERM)
@@ -97,6 +86,6 @@ def test_broker_stopped_for_20s_mid_stream_changes_nothing(broker, tmp_path, rec
     # whatever the stopped consumer left to decide at the end of the input (its last open tick: the
     # state says which accounts wait) is decided by a run over the committed state
     run_to_completion(env, tmp_path / "drain.log")
-    got = action_sequences(broker.bootstrap, outage["flags"])
+    got = action_sequences(own_broker.bootstrap, outage["flags"])
     print(f"compared after {elapsed(started)}")
     assert got == expected, describe_differences(expected, got) + "\n" + consumer.tail(60)

@@ -18,22 +18,11 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from consumer import service
-from consumer.kafka.broker import LocalBroker, free_port
 from consumer.service import CommitFailed, CommitInFlight, Service, send_offsets_and_commit
 
 pytestmark = pytest.mark.broker
 
 TOPIC = "committed-after-the-outage"
-
-
-@pytest.fixture
-def broker(tmp_path):
-    broker = LocalBroker(tmp_path / "kafka", "127.0.0.1", free_port())
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 def read_committed(bootstrap: str) -> list[bytes]:
@@ -53,11 +42,11 @@ def read_committed(bootstrap: str) -> list[bytes]:
         consumer.close()
 
 
-def test_a_commit_that_timed_out_is_resumed_and_the_abort_after_it_is_accepted(broker, monkeypatch, caplog):
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+def test_a_commit_that_timed_out_is_resumed_and_the_abort_after_it_is_accepted(own_broker, monkeypatch, caplog):
+    admin = AdminClient({"bootstrap.servers": own_broker.bootstrap})
     [created] = admin.create_topics([NewTopic(TOPIC, 1, 1)]).values()
     created.result(30)
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": "resume-test",
+    producer = Producer({"bootstrap.servers": own_broker.bootstrap, "transactional.id": "resume-test",
                          "transaction.timeout.ms": 60000})
     producer.init_transactions(30)
     producer.begin_transaction()
@@ -67,7 +56,7 @@ def test_a_commit_that_timed_out_is_resumed_and_the_abort_after_it_is_accepted(b
     svc.producer, svc.txn_worker = producer, worker
     monkeypatch.setattr(service, "TXN_TIMEOUT", 2.0)
 
-    broker.stop()
+    own_broker.stop()
     commit = CommitInFlight(worker.submit(send_offsets_and_commit, producer, [], None), service.TXN_DEADLINE)
     with pytest.raises(CommitFailed) as timed_out:
         commit.future.result(60)
@@ -76,7 +65,7 @@ def test_a_commit_that_timed_out_is_resumed_and_the_abort_after_it_is_accepted(b
         producer.abort_transaction(1)
     assert refused.value.args[0].code() == KafkaError._CONFLICT
 
-    restart = threading.Thread(target=broker.start)
+    restart = threading.Thread(target=own_broker.start)
     restart.start()
     svc.committing = commit
     with caplog.at_level(logging.WARNING, logger="botwatch.consume"):
@@ -86,5 +75,5 @@ def test_a_commit_that_timed_out_is_resumed_and_the_abort_after_it_is_accepted(b
     assert svc.committing is None
     assert "its work is redone" not in caplog.text, caplog.text
     producer.abort_transaction(30)  # the transaction the settled commit left open: the abort after a lost session
-    assert read_committed(broker.bootstrap) == [b"flag"], "the resumed commit did not commit what it held"
+    assert read_committed(own_broker.bootstrap) == [b"flag"], "the resumed commit did not commit what it held"
     worker.shutdown(wait=True)
