@@ -316,51 +316,44 @@ static PyObject *linear_scores(PyObject *Py_UNUSED(module), PyObject *const *arg
     Py_RETURN_NONE;
 }
 
-/* `view` of the state of items[i], an (account, state) pair whose state is SLOTS float64, writable if asked,
- * overlapping nothing of `other` (the call's other buffer, named `other_name`). 0, or -1 with an exception set
- * (and nothing held). */
-static int get_state(PyObject *items, Py_ssize_t i, Py_buffer *view, int writable, const Py_buffer *other,
+/* `view` of states[i], SLOTS float64, writable if asked, overlapping nothing of `other` (the call's other
+ * buffer, named `other_name`). 0, or -1 with an exception set (and nothing held). */
+static int get_state(PyObject *states, Py_ssize_t i, Py_buffer *view, int writable, const Py_buffer *other,
                      const char *other_name)
 {
-    PyObject *item = PyList_GET_ITEM(items, i);
-    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
-        PyErr_Format(PyExc_TypeError, "items[%zd] must be an (account, state) pair, not %.100s", i,
-                     Py_TYPE(item)->tp_name);
-        return -1;
-    }
-    if (get_doubles(PyTuple_GET_ITEM(item, 1), view, SLOTS, writable, "a state") < 0)
+    if (get_doubles(PyList_GET_ITEM(states, i), view, SLOTS, writable, "a state") < 0)
         return -1;
     if (overlap(view, other)) {
         PyBuffer_Release(view);
-        PyErr_Format(PyExc_ValueError, "%s overlaps the state of items[%zd]", other_name, i);
+        PyErr_Format(PyExc_ValueError, "%s overlaps states[%zd]", other_name, i);
         return -1;
     }
     return 0;
 }
 
-/* The length of the list items, args[0], of a call of `signature` with 2 arguments; -1 with an exception set
- * if the call has another count or items is no list */
-static Py_ssize_t items_length(PyObject *const *args, Py_ssize_t nargs, const char *signature)
+/* The length of the list states, args[0], of a call of `signature` with 2 arguments; -1 with an exception set
+ * if the call has another count or states is no list */
+static Py_ssize_t states_length(PyObject *const *args, Py_ssize_t nargs, const char *signature)
 {
     if (nargs != 2) {
         PyErr_Format(PyExc_TypeError, "%s takes 2 arguments, not %zd", signature, nargs);
         return -1;
     }
     if (!PyList_Check(args[0])) {
-        PyErr_Format(PyExc_TypeError, "items must be a list, not %.100s", Py_TYPE(args[0])->tp_name);
+        PyErr_Format(PyExc_TypeError, "states must be a list, not %.100s", Py_TYPE(args[0])->tp_name);
         return -1;
     }
     return PyList_GET_SIZE(args[0]);
 }
 
 PyDoc_STRVAR(stack_states_doc,
-"stack_states(items, out)\n--\n\n"
-"Copy the state of each (account, state) pair of the list items (SLOTS float64: an array('d')) into the next "
-"SLOTS doubles of out (len(items) * SLOTS float64, writable). scoring.stack_items is the definition.");
+"stack_states(states, out)\n--\n\n"
+"Copy each state of the list states (SLOTS float64: an array('d')) into the next SLOTS doubles of out "
+"(len(states) * SLOTS float64, writable). feature_matrix.stack is the definition.");
 
 static PyObject *stack_states(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    Py_ssize_t n = items_length(args, nargs, "stack_states(items, out)");
+    Py_ssize_t n = states_length(args, nargs, "stack_states(states, out)");
     if (n < 0)
         return NULL;
     Py_buffer out, state;
@@ -379,13 +372,13 @@ static PyObject *stack_states(PyObject *Py_UNUSED(module), PyObject *const *args
 }
 
 PyDoc_STRVAR(store_scores_doc,
-"store_scores(items, scores)\n--\n\n"
-"For each (account, state) pair of the list items and its score (scores: len(items) float64), "
-"state[SCORE] = score and state[SCORE_N] = state[N]. scoring.store_scores_python is the definition.");
+"store_scores(states, scores)\n--\n\n"
+"For each state of the list states and its score (scores: len(states) float64), state[SCORE] = score and "
+"state[SCORE_N] = state[N]. scoring.store_scores_python is the definition.");
 
 static PyObject *store_scores(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    Py_ssize_t n = items_length(args, nargs, "store_scores(items, scores)");
+    Py_ssize_t n = states_length(args, nargs, "store_scores(states, scores)");
     if (n < 0)
         return NULL;
     Py_buffer scores, state;

@@ -45,7 +45,7 @@ from consumer.drift import Detection, DriftMonitor
 from consumer.model import Model
 from consumer.policy import ACTION_NAMES, BLOCK, CLEAR, NONE, Policy
 from consumer.quality import RollingQuality
-from consumer.scoring import feature_rows, stack_items, store_scores
+from consumer.scoring import feature_rows, stack_states, store_scores
 
 INF = float("inf")
 
@@ -237,7 +237,7 @@ class Detector:
             quiet = self._learn_before(end, result)
             self._close_ticks_through(end, result)
             if quiet:
-                result.flags.extend(self._score(quiet, result, observe=False))
+                result.flags.extend(self._score(*quiet, result, observe=False))
             self._open_until = self._next_tick_end()
         return True
 
@@ -290,19 +290,22 @@ class Detector:
         if end < self._open_until:
             self._open_until = end
 
-    def _learn_before(self, end: float, result: BatchResult) -> dict[str, array] | None:
+    def _learn_before(self, end: float, result: BatchResult) -> tuple[list[str], list[array]] | None:
         """Learn every example before ``end`` in canonical order. When the model becomes ready, and each time its
         examples reach a power of two, every account is scored again at ``end``: accounts that went quiet were
         last scored by a weaker model (or none). O(accounts) a handful of times in a model's life, and derived
         from the examples alone, so every instance and every restart rescans at the same tick.
 
-        Returns the accounts a rescan scores after the tick's own (None if there is no rescan): those not waiting
-        for a tick already, which are scored then anyway."""
+        Returns the accounts a rescan scores after the tick's own, ids and states (None if there is no rescan):
+        those not waiting for a tick already, which are scored then anyway."""
         if not self._learn_examples_before(end, result):
             return None
         self.rescans.append(end)
-        dirty = self._dirty
-        return {aid: st for aid, st in self.accounts.items() if aid not in dirty}
+        accounts, dirty = self.accounts, self._dirty
+        if not dirty:  # (lists of what the dict holds, no pair per account: a pass over 100,000 accounts each)
+            return list(accounts), list(accounts.values())
+        ids = [aid for aid in accounts if aid not in dirty]
+        return ids, list(map(accounts.__getitem__, ids))
 
     def catch_up(self, until: float) -> None:
         """Learn the examples before ``until`` without scoring anyone: after a restore, the model relearns what
@@ -377,7 +380,7 @@ class Detector:
             for aid in accounts:
                 del self._dirty[aid]
             self.changed.update(accounts)  # no longer waiting: a restored copy must not be scored again
-            result.flags.extend(self._score(accounts, result))
+            result.flags.extend(self._score(list(accounts), list(accounts.values()), result))
 
     def _forget_dirty(self, account_id: str) -> None:
         end = self._dirty.pop(account_id, None)
@@ -388,28 +391,32 @@ class Detector:
                 del self._ticks[end]
             self._open_until = self._next_tick_end()
 
-    def _score(self, dirty: dict[str, array], result: BatchResult, observe: bool = True) -> list[dict]:
-        """Score ``dirty`` (see :meth:`_score_chunk`); ``observe``: feed the rows to the drift monitor, which
-        watches the accounts that tweeted, not a rescan's snapshot of the whole population."""
-        items = list(dirty.items())
+    def _score(self, ids: list[str], states: list[array], result: BatchResult, observe: bool = True) -> list[dict]:
+        """Score the accounts ``ids`` of ``states`` (see :meth:`_score_chunk`); ``observe``: feed the rows to the
+        drift monitor, which watches the accounts that tweeted, not a rescan's snapshot of the whole population."""
         flags = []
-        for start in range(0, len(items), SCORE_CHUNK):
-            flags += self._score_chunk(items[start:start + SCORE_CHUNK], result, observe)
+        for start in range(0, len(ids), SCORE_CHUNK):
+            flags += self._score_chunk(ids[start:start + SCORE_CHUNK], states[start:start + SCORE_CHUNK], result,
+                                       observe)
         return flags
 
-    def _score_chunk(self, chunk: list[tuple[str, array]], result: BatchResult, observe: bool = True) -> list[dict]:
-        """Score the accounts of ``chunk`` that are ready (enough tweets, not cleared by a human) and turn the
-        scores into actions, all as arrays: per account, only the two score slots are written back in Python."""
-        S = stack_items(chunk)
+    def _score_chunk(self, ids: list[str], states: list[array], result: BatchResult,
+                     observe: bool = True) -> list[dict]:
+        """Score the accounts of ``ids`` (their ``states``) that are ready (enough tweets, not cleared by a human)
+        and turn the scores into actions, all as arrays: per account, only the two score slots are written
+        back, in C."""
+        S = stack_states(states)
         ready = (S[:, F.N] >= self.min_tweets) & (S[:, F.ACTION] != CLEAR)
         if not ready.all():
             S = S[ready]
-            chunk = [item for item, take in zip(chunk, ready.tolist()) if take]
-        if not chunk:
+            take = ready.tolist()
+            ids = [aid for aid, keep in zip(ids, take) if keep]
+            states = [state for state, keep in zip(states, take) if keep]
+        if not ids:
             return []
         rows = feature_rows(S)
         scores, contributions = self.model.score_with_contributions(rows, F.FEATURE_NAMES)
-        result.scored += len(chunk)
+        result.scored += len(ids)
         if observe:
             result.drift.extend(self.drift.observe_scores(rows, scores, at=self.stream_time))
         n = S[:, F.N]
@@ -419,9 +426,9 @@ class Detector:
         block_at, precision_at_block, support = self.quality.block_evidence
         counts = (self.model.examples_by_class[True], self.model.examples_by_class[False])
         actions = self.policy.decide_many(scores, current, counts, precision_at_block, support, block_at, previous, n)
-        store_scores(chunk, scores)  # the score is state too: a restored account confirms a block where this would
+        store_scores(states, scores)  # the score is state too: a restored account confirms a block where this would
         scores = scores.tolist()
-        self.changed.update(dict(chunk))
+        self.changed.update(ids)
         flags = []
         flagged = np.flatnonzero(actions != current)
         if not len(flagged):
@@ -429,7 +436,7 @@ class Detector:
         reasons = self.model.reasons_many(rows[flagged], F.FEATURE_NAMES,
                                           None if contributions is None else contributions[flagged])
         for i, why in zip(flagged.tolist(), reasons):
-            aid, state = chunk[i]
+            aid, state = ids[i], states[i]
             action = int(actions[i])
             state[F.ACTION] = action
             flag = self._flag(aid, state, action, scores[i], why, state[F.LAST_TS])

@@ -137,32 +137,31 @@ def feature_rows(S: np.ndarray) -> np.ndarray:
     return out
 
 
-def stack_items(items: list[tuple[str, array]]) -> np.ndarray:
-    """The states of ``items`` ((account, state) pairs) as one (accounts x SLOTS) matrix:
-    :func:`consumer.feature_matrix.stack` of them, compiled (a rescan stacks every account: the Python join of
-    each state's bytes cost as much as scoring it)."""
+def stack_states(states: list[array]) -> np.ndarray:
+    """The states as one (accounts x SLOTS) matrix: :func:`consumer.feature_matrix.stack`, compiled (a rescan
+    stacks every account: the Python join of each state's bytes cost as much as scoring it)."""
     if _kernel is None:
-        return stack([state for _, state in items])
-    out = np.empty((len(items), F.SLOTS))
-    _kernel.stack_states(items, out)
+        return stack(states)
+    out = np.empty((len(states), F.SLOTS))
+    _kernel.stack_states(states, out)
     return out
 
 
-def store_scores_python(items: list[tuple[str, array]], scores: list[float]) -> None:
-    """Each state of ``items`` keeps its score, and the tweet count it was scored at (a block is confirmed
-    only by a later score after new tweets)."""
+def store_scores_python(states: list[array], scores: list[float]) -> None:
+    """Each state keeps its score, and the tweet count it was scored at (a block is confirmed only by a later
+    score after new tweets)."""
     SCORE, SCORE_N, N = F.SCORE, F.SCORE_N, F.N  # once, not per account
-    for (_, state), score in zip(items, scores):
+    for state, score in zip(states, scores):
         state[SCORE] = score
         state[SCORE_N] = state[N]
 
 
-def store_scores(items: list[tuple[str, array]], scores: np.ndarray) -> None:
+def store_scores(states: list[array], scores: np.ndarray) -> None:
     """:func:`store_scores_python`, compiled."""
     if _kernel is None:
-        store_scores_python(items, scores.tolist())
+        store_scores_python(states, scores.tolist())
     else:
-        _kernel.store_scores(items, np.ascontiguousarray(scores, dtype=np.float64))
+        _kernel.store_scores(states, np.ascontiguousarray(scores, dtype=np.float64))
 
 
 def linear_scores(rows, means, stds, weights, clip: float, intercept: float) -> tuple[np.ndarray, np.ndarray]:

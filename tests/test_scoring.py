@@ -453,46 +453,44 @@ def test_array_d_buffers_are_accepted(kernel):
 
 # ------------------------------------------------------------------ stacking states, storing scores
 
-def test_stack_items_equals_stack_of_the_states(kernel):
-    items = list(generated()[0].items())
-    assert_same_bits(scoring.stack_items(items), stack([state for _, state in items]))
-    assert scoring.stack_items([]).shape == (0, F.SLOTS)
+def test_stack_states_equals_stack(kernel):
+    states = generated_states()
+    assert_same_bits(scoring.stack_states(states), stack(states))
+    assert scoring.stack_states([]).shape == (0, F.SLOTS)
 
 
 def test_store_scores_equals_the_definition(kernel):
-    items = [(account, array("d", state)) for account, state in generated()[0].items()]
-    expected = [(account, array("d", state)) for account, state in items]
-    scores = np.linspace(0.0, 1.0, len(items))
+    states = [array("d", state) for state in generated_states()]
+    expected = [array("d", state) for state in states]
+    scores = np.linspace(0.0, 1.0, len(states))
     scores[3] = NAN
-    scoring.store_scores(items, scores)
+    scoring.store_scores(states, scores)
     scoring.store_scores_python(expected, scores.tolist())
-    assert_same_bits(stack([s for _, s in items]), stack([s for _, s in expected]))
-    assert items[5][1][F.SCORE] == scores[5] and items[5][1][F.SCORE_N] == items[5][1][F.N] > 0
+    assert_same_bits(stack(states), stack(expected))
+    assert states[5][F.SCORE] == scores[5] and states[5][F.SCORE_N] == states[5][F.N] > 0
 
 
 def test_without_the_kernel_states_are_stacked_and_scores_stored_in_python(monkeypatch):
     monkeypatch.setattr(scoring, "_kernel", None)
-    items = [(account, array("d", state)) for account, state in list(generated()[0].items())[:20]]
-    assert_same_bits(scoring.stack_items(items), stack([state for _, state in items]))
-    scoring.store_scores(items, np.full(len(items), 0.25))
-    assert all(state[F.SCORE] == 0.25 and state[F.SCORE_N] == state[F.N] for _, state in items)
+    states = [array("d", state) for state in generated_states()[:20]]
+    assert_same_bits(scoring.stack_states(states), stack(states))
+    scoring.store_scores(states, np.full(len(states), 0.25))
+    assert all(state[F.SCORE] == 0.25 and state[F.SCORE_N] == state[F.N] for state in states)
 
 
 @pytest.mark.parametrize("call, args, error, message", [
-    ("stack_states", lambda s: ([("a", s)], doubles(F.SLOTS - 1)), ValueError,
+    ("stack_states", lambda s: ([s], doubles(F.SLOTS - 1)), ValueError,
      f"out holds {F.SLOTS - 1} doubles, not {F.SLOTS}"),
-    ("stack_states", lambda s: ((("a", s),), doubles(F.SLOTS)), TypeError, "items must be a list"),
-    ("stack_states", lambda s: ([("a", s), s], doubles(2 * F.SLOTS)), TypeError, r"items\[1\] must be an"),
-    ("stack_states", lambda s: ([("a", doubles(3))], doubles(F.SLOTS)), ValueError, "a state holds 3 doubles"),
-    ("stack_states", lambda s: ([("a", s)], bytes(8 * F.SLOTS)), ValueError, "out is read-only"),
-    ("stack_states", lambda s: ([("a", s)], s), ValueError, r"out overlaps the state of items\[0\]"),
-    ("stack_states", lambda s: ([("a", s)],), TypeError, "takes 2 arguments, not 1"),
-    ("store_scores", lambda s: ([("a", s)], doubles(2)), ValueError, "scores holds 2 doubles, not 1"),
-    ("store_scores", lambda s: ([("a", s), ("b", bytes(8 * F.SLOTS))], doubles(2)), ValueError,
-     "a state is read-only"),
-    ("store_scores", lambda s: ([("a", s), ("b", 1.0)], doubles(2)), TypeError, "a state must be a C-contiguous"),
-    ("store_scores", lambda s: ([("a", s)], np.frombuffer(s)[F.SCORE:F.SCORE + 1]), ValueError,
-     r"scores overlaps the state of items\[0\]"),
+    ("stack_states", lambda s: ((s,), doubles(F.SLOTS)), TypeError, "states must be a list"),
+    ("stack_states", lambda s: ([doubles(3)], doubles(F.SLOTS)), ValueError, "a state holds 3 doubles"),
+    ("stack_states", lambda s: ([s], bytes(8 * F.SLOTS)), ValueError, "out is read-only"),
+    ("stack_states", lambda s: ([s], s), ValueError, r"out overlaps states\[0\]"),
+    ("stack_states", lambda s: ([s],), TypeError, "takes 2 arguments, not 1"),
+    ("store_scores", lambda s: ([s], doubles(2)), ValueError, "scores holds 2 doubles, not 1"),
+    ("store_scores", lambda s: ([s, bytes(8 * F.SLOTS)], doubles(2)), ValueError, "a state is read-only"),
+    ("store_scores", lambda s: ([s, 1.0], doubles(2)), TypeError, "a state must be a C-contiguous"),
+    ("store_scores", lambda s: ([s], np.frombuffer(s)[F.SCORE:F.SCORE + 1]), ValueError,
+     r"scores overlaps states\[0\]"),
 ])
 def test_stack_states_and_store_scores_refuse_bad_input_and_write_nothing(kernel, call, args, error, message):
     state = array("d", range(F.SLOTS))
