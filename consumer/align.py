@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_right
+from itertools import islice
 from operator import itemgetter
 from typing import Any, Hashable
 
@@ -99,41 +100,43 @@ class Aligner:
 
     def release(self, limit: int | None = None) -> list[tuple[Hashable, int, Any]]:
         """Everything at or before the watermark, merged by event time; at most the first ``limit`` entries of
-        it, the rest held back for the next release (see :meth:`hold_back`).
+        it, the rest left in the buffers for the next release.
 
         Each partition keeps its own order (a partition whose times step back
         is not re-sorted), so a single partition comes out exactly as it was
-        written, however it was fetched.
+        written, however it was fetched. Ties in time come out in partition
+        order (the order of :meth:`assign`).
         """
-        released = self._release()
-        if limit is not None and len(released) > limit:
-            self.hold_back(limit)
-            released = self._last[0]
-        return released
-
-    def _release(self) -> list[tuple[Hashable, int, Any]]:
         watermark = self.watermark
-        runs = []  # (times, entries) released per partition, in partition order
+        cuts = {}  # partition -> how many of its first entries are at or before the watermark
         for key, buf in self.buffers.items():
-            if not buf:
-                continue
-            times = self.times[key]
-            if self.in_order:  # sorted times: the released prefix ends at the first time past the watermark
-                cut = bisect_right(times, watermark)
-            else:
-                cut = 0
-                for ts in times:
-                    if ts > watermark:
-                        break
-                    cut += 1
-            if cut:
-                if cut == len(buf):
-                    runs.append((times, buf))
-                    self.buffers[key], self.times[key] = [], []
+            if buf:
+                times = self.times[key]
+                if self.in_order:  # sorted times: the released prefix ends at the first time past the watermark
+                    cut = bisect_right(times, watermark)
                 else:
-                    runs.append((times[:cut], buf[:cut]))
-                    del times[:cut], buf[:cut]
-                self.committable[key] = runs[-1][1][-1][1] + 1
+                    cut = 0
+                    for ts in times:
+                        if ts > watermark:
+                            break
+                        cut += 1
+                if cut:
+                    cuts[key] = cut
+        if limit is not None and sum(cuts.values()) > limit:
+            return self._release_first(cuts, limit)
+        return self._release_all(cuts)
+
+    def _release_all(self, cuts: dict) -> list[tuple[Hashable, int, Any]]:
+        runs = []  # (times, entries) released per partition, in partition order
+        for key, cut in cuts.items():
+            buf, times = self.buffers[key], self.times[key]
+            if cut == len(buf):
+                runs.append((times, buf))
+                self.buffers[key], self.times[key] = [], []
+            else:
+                runs.append((times[:cut], buf[:cut]))
+                del times[:cut], buf[:cut]
+            self.committable[key] = runs[-1][1][-1][1] + 1
         if len(runs) <= 1:
             self._last = (runs[0][1], runs[0][0]) if runs else ([], [])
             return self._last[0]
@@ -148,6 +151,22 @@ class Aligner:
             order = [i for _, i in heapq.merge(*(zip(times, range(start, start + len(times)))
                                                  for (times, _), start in zip(runs, starts)), key=_event_time)]
         self._last = (list(map(entries.__getitem__, order)), list(map(all_times.__getitem__, order)))
+        return self._last[0]
+
+    def _release_first(self, cuts: dict, limit: int) -> list[tuple[Hashable, int, Any]]:
+        """The first ``limit`` entries of what :meth:`_release_all` would release, and only those taken out of the
+        buffers: a backlog (the bench's 31,095 labels after its last tweet) is merged ``limit`` at a time, not
+        all of it each time. heapq.merge is stable across its inputs, as the sort of the runs is."""
+        runs = (zip(islice(self.times[key], cut), islice(self.buffers[key], cut)) for key, cut in cuts.items())
+        first = list(islice(heapq.merge(*runs, key=_event_time), limit))
+        taken: dict[Hashable, int] = {}
+        for _, entry in first:
+            taken[entry[0]] = taken.get(entry[0], 0) + 1
+        for key, n in taken.items():
+            buf = self.buffers[key]
+            self.committable[key] = buf[n - 1][1] + 1
+            del self.times[key][:n], buf[:n]
+        self._last = ([entry for _, entry in first], [ts for ts, _ in first])
         return self._last[0]
 
     def hold_back(self, start: int, first: Any = None) -> None:

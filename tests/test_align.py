@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from consumer.align import Aligner
 
 
@@ -101,3 +103,33 @@ def test_a_limited_release_holds_the_rest_back_in_order():
     assert [item for _, _, item in a.release(limit=2)] == ["p2"]
     assert a.committable == {"p": 3, "q": 2}
     assert a.release(limit=2) == []
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_limited_releases_come_out_as_one_release_would(seed):
+    """Released ``limit`` at a time (merging only what is taken), the entries come out in the order, and with
+    the offsets committable, of a release of everything at once; ties in time and partitions whose times step
+    back included."""
+    rng = random.Random(seed)
+    whole, limited = Aligner(), Aligner()
+    keys = [f"p{k}" for k in range(rng.randint(1, 5))]
+    for a in (whole, limited):
+        a.assign(keys)
+    for key in keys:
+        ts = 0.0
+        for offset in range(rng.randint(0, 60)):
+            ts = ts + rng.choice([0.0, 0.5, 1.0, 3.0]) if rng.random() > 0.05 else ts - 2.0  # now and then back
+            for a in (whole, limited):
+                a.add(key, offset * 2, ts, f"{key}@{offset}")  # gaps in the offsets, as control records make
+    for a in (whole, limited):
+        for key in keys:
+            a.end_of_partition(key)
+    expected = whole.release()
+    got = []
+    while True:
+        part = limited.release(limit=rng.randint(1, 12))
+        if not part:
+            break
+        got += part
+    assert got == expected
+    assert limited.committable == whole.committable
