@@ -29,7 +29,7 @@ Example
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from itertools import islice
 from operator import itemgetter
 from typing import Any, Hashable
@@ -127,6 +127,7 @@ class Aligner:
         return self._release_all(cuts)
 
     def _release_all(self, cuts: dict) -> list[tuple[Hashable, int, Any]]:
+        """The first ``cuts[key]`` entries of each partition, taken out and merged by event time."""
         runs = []  # (times, entries) released per partition, in partition order
         for key, cut in cuts.items():
             buf, times = self.buffers[key], self.times[key]
@@ -156,18 +157,24 @@ class Aligner:
     def _release_first(self, cuts: dict, limit: int) -> list[tuple[Hashable, int, Any]]:
         """The first ``limit`` entries of what :meth:`_release_all` would release, and only those taken out of the
         buffers: a backlog (the bench's 31,095 labels after its last tweet) is merged ``limit`` at a time, not
-        all of it each time. heapq.merge is stable across its inputs, as the sort of the runs is."""
-        runs = (zip(islice(self.times[key], cut), islice(self.buffers[key], cut)) for key, cut in cuts.items())
-        first = list(islice(heapq.merge(*runs, key=_event_time), limit))
-        taken: dict[Hashable, int] = {}
-        for _, entry in first:
-            taken[entry[0]] = taken.get(entry[0], 0) + 1
-        for key, n in taken.items():
-            buf = self.buffers[key]
-            self.committable[key] = buf[n - 1][1] + 1
-            del self.times[key][:n], buf[:n]
-        self._last = ([entry for _, entry in first], [ts for ts, _ in first])
-        return self._last[0]
+        all of it each time."""
+        if not self.in_order:  # runs in their own order: merged lazily, heapq.merge being stable across runs
+            runs = (zip(islice(self.times[key], cut), islice(self.buffers[key], cut)) for key, cut in cuts.items())
+            taken = dict.fromkeys(cuts, 0)  # in partition order, which _release_all's merge keeps for ties
+            for _, (key, _, _) in islice(heapq.merge(*runs, key=_event_time), limit):
+                taken[key] += 1
+            return self._release_all({key: n for key, n in taken.items() if n})
+        # sorted runs: the limit-th earliest time, over each run's first limit entries, is the last one taken;
+        # everything before it is taken, and of the entries at it, those of the first partitions (a stable merge
+        # puts ties in partition order)
+        last = sorted(ts for key, cut in cuts.items() for ts in islice(self.times[key], min(cut, limit)))[limit - 1]
+        taken = {key: bisect_left(self.times[key], last, 0, cut) for key, cut in cuts.items()}
+        room = limit - sum(taken.values())
+        for key, cut in cuts.items():
+            tied = min(room, bisect_right(self.times[key], last, 0, cut) - taken[key])
+            taken[key] += tied
+            room -= tied
+        return self._release_all({key: n for key, n in taken.items() if n})
 
     def hold_back(self, start: int, first: Any = None) -> None:
         """Return the entries of the last release from index ``start`` on to the front of their partitions'

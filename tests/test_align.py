@@ -105,8 +105,9 @@ def test_a_limited_release_holds_the_rest_back_in_order():
     assert a.release(limit=2) == []
 
 
+@pytest.mark.parametrize("steps_back", [False, True], ids=["in-order", "steps-back"])
 @pytest.mark.parametrize("seed", range(20))
-def test_limited_releases_come_out_as_one_release_would(seed):
+def test_limited_releases_come_out_as_one_release_would(seed, steps_back):
     """Released ``limit`` at a time (merging only what is taken), the entries come out in the order, and with
     the offsets committable, of a release of everything at once; ties in time and partitions whose times step
     back included."""
@@ -117,13 +118,15 @@ def test_limited_releases_come_out_as_one_release_would(seed):
         a.assign(keys)
     for key in keys:
         ts = 0.0
-        for offset in range(rng.randint(0, 60)):
-            ts = ts + rng.choice([0.0, 0.5, 1.0, 3.0]) if rng.random() > 0.05 else ts - 2.0  # now and then back
+        for offset in range(rng.randint(6, 60)):
+            back = steps_back and (rng.random() < 0.05 or offset == 5)
+            ts = ts - 2.0 if back else ts + rng.choice([0.0, 0.5, 1.0, 3.0])
             for a in (whole, limited):
                 a.add(key, offset * 2, ts, f"{key}@{offset}")  # gaps in the offsets, as control records make
     for a in (whole, limited):
         for key in keys:
             a.end_of_partition(key)
+    assert whole.in_order != steps_back
     expected = whole.release()
     got = []
     while True:
