@@ -4,7 +4,8 @@ consumer._features is consumer.features.update in C, consumer._decode walks the 
 tweet in C (see consumer/_decode.c), consumer._score computes feature rows and linear scores of many
 accounts at once (see consumer/scoring.py), consumer._fold folds runs of common tweets into the detector
 (Detector.process's fast path), consumer._pipeline runs the head of the default model's pipeline on a feature
-dict (see consumer/model.py), and consumer._drift is the drift checks' two-sample KS statistic (see
+dict (see consumer/model.py), consumer._changelog encodes and produces a checkpoint's account records (see
+consumer/state.py), and consumer._drift is the drift checks' two-sample KS statistic (see
 consumer/drift.py). Without them consumer.features, consumer.decode and consumer.detector run their Python
 definitions alone and consumer.scoring and consumer.drift run numpy (``COMPILED``, ``drift.KS_COMPILED``
 are then False). -ffp-contract=off keeps a*b+c two roundings, as Python computes it, on CPUs with FMA.
@@ -25,6 +26,7 @@ EXTENSIONS = [
               extra_compile_args=["-O2", "-ffp-contract=off"]),
     Extension("consumer._pipeline", ["consumer/_pipeline.c"], libraries=["m"],
               extra_compile_args=["-O2", "-ffp-contract=off"]),
+    Extension("consumer._changelog", ["consumer/_changelog.c"], extra_compile_args=["-O2"]),
 ]
 
 setup(ext_modules=EXTENSIONS)

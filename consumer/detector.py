@@ -487,6 +487,11 @@ class Detector:
         """The tick end at which ``account_id`` waits to be scored, or None."""
         return self._dirty.get(account_id)
 
+    @property
+    def waiting(self) -> dict[str, float]:
+        """:meth:`waits_until` of every account that waits (the detector's own dict: read it, never change it)."""
+        return self._dirty
+
     def pending_labels(self) -> list[tuple[float, Label]]:
         """Labels read but not applied yet, each with the event time it applies at: waiting for the stream,
         or for their account to appear (applied at its first tweet)."""

@@ -61,7 +61,7 @@ from consumer.kafka.errors import is_transient
 from consumer.metrics import Metrics
 from consumer.recovery import (CLOCK_RECORD_KEY, INCARNATION_HEADER, TrainingLog, encode_clock_record,
                                restore_partitions)
-from consumer.state import CLOCK_KEY, LABELS_KEY, encode_account, encode_clock, encode_labels
+from consumer.state import CLOCK_KEY, LABELS_KEY, encode_clock, encode_labels, produce_changes
 
 log = logging.getLogger("botwatch.consume")
 
@@ -644,22 +644,17 @@ class Service:
 
     def _write_changelog(self) -> None:
         s, d, produce = self.s, self.detector, self._produce
-        # one record per account changed since the last checkpoint, about one per tweet: names bound once, and
-        # librdkafka's produce called straight (no commit is in flight here: _checkpoint has finished it)
-        state_topic, partition_of, accounts, waits_until = s.state_topic, self.partition_of, d.accounts, d.waits_until
-        produce_now = self.producer.produce
-        for account_id in d.drain_changed():
-            partition = partition_of.get(account_id)
-            if partition is None:
-                continue
-            state = accounts.get(account_id)
-            value = None if state is None else encode_account(state, waits_until(account_id))
-            try:
-                produce_now(state_topic, value, account_id.encode(), partition=partition)
-            except BufferError:  # librdkafka's queue is full: _produce waits for room
-                produce(state_topic, value, account_id.encode(), partition=partition)
-            if state is None:
-                del partition_of[account_id]
+        # one record per account changed since the last checkpoint, about one per tweet, encoded and produced
+        # in C (state.produce_changes); librdkafka's produce called straight (no commit is in flight here:
+        # _checkpoint has finished it). Where its queue is full, delivery reports make room.
+        changed, gone, done = list(d.drain_changed()), [], 0
+        while done < len(changed):
+            done = produce_changes(changed, done, d.accounts, self.partition_of, d.waiting, self.producer.produce,
+                                   s.state_topic, gone)
+            if done < len(changed):
+                self.producer.poll(0.05)
+        for account_id in gone:
+            del self.partition_of[account_id]
         pending_by_partition: dict[int, list[tuple[float, Label]]] = {}
         for at, label in d.pending_labels():
             pending_by_partition.setdefault(self.label_partition.get(id(label), -1), []).append((at, label))
@@ -844,13 +839,14 @@ def tune_gc() -> None:
 
 
 def compiled_parts() -> dict[str, bool]:
-    """Each C extension of the per-event code, the per-tick scoring and the learning, and whether it is built and
-    in use."""
-    from consumer import decode, detector, drift, features, model, scoring
+    """Each C extension of the per-event code, the per-tick scoring, the learning and the changelog, and whether
+    it is built and in use."""
+    from consumer import decode, detector, drift, features, model, scoring, state
 
     return {"consumer._features": features.COMPILED, "consumer._decode": decode.COMPILED,
             "consumer._fold": detector.COMPILED, "consumer._score": scoring.COMPILED,
-            "consumer._drift": drift.KS_COMPILED, "consumer._pipeline": model.COMPILED}
+            "consumer._drift": drift.KS_COMPILED, "consumer._pipeline": model.COMPILED,
+            "consumer._changelog": state.COMPILED}
 
 
 def log_compiled_parts() -> None:

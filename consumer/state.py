@@ -46,6 +46,48 @@ def encode_account(state: array, tick_end: float | None) -> bytes:
     return state.tobytes() + (_NOT_WAITING if tick_end is None else _pack_tick_end(tick_end))
 
 
+def produce_changes_python(ids: list[str], start: int, accounts: dict, partition_of: dict, waiting: dict,
+                           produce, topic: str, gone: list[str]) -> int:
+    """The changelog records of the accounts ``ids[start:]``, the definition of :func:`produce_changes`.
+
+    Each account with a partition gets ``produce(topic, record, key, partition)``: its state and the tick end
+    it waits for (:func:`encode_account`), or None, a tombstone, for an account no longer in ``accounts`` (then
+    appended to ``gone``, whose partition the caller forgets). Returns the index of the account at which
+    ``produce`` raised BufferError (librdkafka's queue is full: the caller makes room and calls again from
+    there), or ``len(ids)``."""
+    if start < 0:
+        raise ValueError(f"start must be an index from 0 on, not {start}")
+    for i in range(start, len(ids)):
+        account_id = ids[i]
+        partition = partition_of.get(account_id)
+        if partition is None:
+            continue
+        state = accounts.get(account_id)
+        value = None if state is None else encode_account(state, waiting.get(account_id))
+        try:
+            produce(topic, value, account_id.encode(), partition)
+        except BufferError:
+            return i
+        if state is None:
+            gone.append(account_id)
+    return len(ids)
+
+
+try:  # a checkpoint writes about one record per tweet, and every account after a rescan
+    from consumer._changelog import produce_changes as _produce_changes
+except ImportError:  # not built: the Python definition runs
+    _produce_changes = None
+#: Whether :func:`produce_changes` runs compiled (``consumer/_changelog.c``).
+COMPILED: bool = _produce_changes is not None
+
+
+def produce_changes(ids: list[str], start: int, accounts: dict, partition_of: dict, waiting: dict, produce,
+                    topic: str, gone: list[str]) -> int:
+    """:func:`produce_changes_python`, compiled where built."""
+    run = produce_changes_python if _produce_changes is None else _produce_changes
+    return run(ids, start, accounts, partition_of, waiting, produce, topic, gone)
+
+
 class LayoutError(ValueError):
     """A changelog record written with another state layout than this botwatch's."""
 

@@ -2,7 +2,7 @@
 
 import logging
 
-from consumer import decode, detector, drift, features, model, scoring
+from consumer import decode, detector, drift, features, model, scoring, state
 from consumer.service import log_compiled_parts
 
 
@@ -13,6 +13,7 @@ def test_the_log_says_when_the_per_event_code_is_compiled(caplog, monkeypatch):
     monkeypatch.setattr(detector, "COMPILED", True)
     monkeypatch.setattr(drift, "KS_COMPILED", True)
     monkeypatch.setattr(model, "COMPILED", True)
+    monkeypatch.setattr(state, "COMPILED", True)
     with caplog.at_level(logging.INFO, logger="botwatch.consume"):
         log_compiled_parts()
     assert [r.levelno for r in caplog.records] == [logging.INFO]
@@ -26,6 +27,7 @@ def test_the_log_warns_and_names_what_is_not_built(caplog, monkeypatch):
     monkeypatch.setattr(detector, "COMPILED", True)
     monkeypatch.setattr(drift, "KS_COMPILED", True)
     monkeypatch.setattr(model, "COMPILED", True)
+    monkeypatch.setattr(state, "COMPILED", True)
     with caplog.at_level(logging.INFO, logger="botwatch.consume"):
         log_compiled_parts()
     [record] = caplog.records
