@@ -161,6 +161,13 @@ class Model:
         """Names the exact model: its kind and how many examples it has learned."""
         return f"{self.kind}-{self.examples}"
 
+    def __getstate__(self) -> dict:
+        """What a snapshot pickles: everything but the derived :class:`LinearSteps`, so that a botwatch without
+        it (a rollback) still loads the snapshot."""
+        state = self.__dict__.copy()
+        state.pop("_linear_steps", None)
+        return state
+
     @property
     def _steps(self):
         """The pipeline itself, or its :class:`LinearSteps` where it is the default linear one."""

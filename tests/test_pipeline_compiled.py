@@ -141,6 +141,9 @@ def test_other_pipelines_are_learned_by_river_and_a_pickled_model_keeps_its_step
     assert M.LinearSteps.of(without_clip) is None
     model = M.Model()
     model.learn_one({"a": 1.0}, True)
-    del model.__dict__["_linear_steps"]  # as a model pickled before LinearSteps
-    copy = pickle.loads(pickle.dumps(model))
+    payload = pickle.dumps(model)
+    assert b"LinearSteps" not in payload, "a snapshot names LinearSteps: a botwatch without it could not load it"
+    copy = pickle.loads(payload)
+    assert "_linear_steps" not in copy.__dict__  # as a model pickled before LinearSteps, too
     assert isinstance(copy._steps, M.LinearSteps) and copy._steps.scaler is copy.pipeline["StandardScaler"]
+    assert isinstance(model._steps, M.LinearSteps), "pickling took the model's own steps away"
