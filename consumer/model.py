@@ -9,7 +9,10 @@ nor decide a score on its own. Because that pipeline is linear after the transfo
 accounts is scored in one call of :func:`consumer.scoring.linear_scores` (compiled) from the pipeline's own
 parameters, and each feature's contribution to the logit is the reason given
 for a flag. Other pipelines (``--model arf`` or ``hat``) are scored one account
-at a time through ``predict_proba_one`` and give no contributions.
+at a time through ``predict_proba_one`` and give no contributions. Each label
+is scored, then learned, through :class:`LinearSteps`: the default pipeline's
+steps run one by one, its head (symlog, the scaler, the clip) compiled in
+``consumer/_pipeline.c``, the model equal to the bit to River's own.
 
 Example
 -------
