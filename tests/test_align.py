@@ -57,7 +57,8 @@ def test_revoke_returns_what_was_not_released():
     assert "p" not in a.committable and a.buffered("p") == 0
 
 
-def test_held_back_items_come_out_again_in_order_and_are_not_committable_until_then():
+def interleaved_at_end() -> Aligner:
+    """p at times 1, 3, 5 and q at 2, 4, both read to their end: they release as p0 q0 p1 q1 p2."""
     a = Aligner()
     a.assign(["p", "q"])
     for i, ts in enumerate([1.0, 3.0, 5.0]):
@@ -66,6 +67,11 @@ def test_held_back_items_come_out_again_in_order_and_are_not_committable_until_t
         a.add("q", i, ts, f"q{i}")
     a.end_of_partition("p")
     a.end_of_partition("q")
+    return a
+
+
+def test_held_back_items_come_out_again_in_order_and_are_not_committable_until_then():
+    a = interleaved_at_end()
     first = a.release()
     assert [item for _, _, item in first] == ["p0", "q0", "p1", "q1", "p2"]
     a.hold_back(2, first="p1-rest")  # the consumer took p0 and q0, and only part of p1
@@ -89,14 +95,7 @@ def test_floor_is_the_earliest_time_still_to_come():
 
 
 def test_a_limited_release_holds_the_rest_back_in_order():
-    a = Aligner()
-    a.assign(["p", "q"])
-    for i, ts in enumerate([1.0, 3.0, 5.0]):
-        a.add("p", i, ts, f"p{i}")
-    for i, ts in enumerate([2.0, 4.0]):
-        a.add("q", i, ts, f"q{i}")
-    a.end_of_partition("p")
-    a.end_of_partition("q")
+    a = interleaved_at_end()
     assert [item for _, _, item in a.release(limit=2)] == ["p0", "q0"]
     assert a.committable == {"p": 1, "q": 1}  # what was held back is not committable
     assert [item for _, _, item in a.release(limit=2)] == ["p1", "q1"]

@@ -71,7 +71,7 @@ def test_the_records_equal_the_definitions(kernel, seed):
     for _, value, key, _ in calls:
         if value is not None:
             aid = key.decode()
-            assert S.decode_account(value)[1] == waiting.get(aid) or math.isnan(waiting.get(aid, 0.0))
+            assert S.decode_account(value)[1] == waiting.get(aid)
 
 
 def test_a_state_that_is_no_buffer_and_bad_arguments_raise(kernel):
