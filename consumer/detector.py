@@ -237,7 +237,7 @@ class Detector:
             quiet = self._learn_before(end, result)
             self._close_ticks_through(end, result)
             if quiet:
-                result.flags.extend(self._score(*quiet, result, observe=False))
+                result.flags.extend(self._score(*quiet, result, rescan=True))
             self._open_until = self._next_tick_end()
         return True
 
@@ -391,20 +391,26 @@ class Detector:
                 del self._ticks[end]
             self._open_until = self._next_tick_end()
 
-    def _score(self, ids: list[str], states: list[array], result: BatchResult, observe: bool = True) -> list[dict]:
-        """Score the accounts ``ids`` of ``states`` (see :meth:`_score_chunk`); ``observe``: feed the rows to the
-        drift monitor, which watches the accounts that tweeted, not a rescan's snapshot of the whole population."""
+    def _score(self, ids: list[str], states: list[array], result: BatchResult, rescan: bool = False) -> list[dict]:
+        """Score the accounts ``ids`` of ``states`` (see :meth:`_score_chunk`) in chunks."""
         flags = []
         for start in range(0, len(ids), SCORE_CHUNK):
             flags += self._score_chunk(ids[start:start + SCORE_CHUNK], states[start:start + SCORE_CHUNK], result,
-                                       observe)
+                                       rescan)
         return flags
 
     def _score_chunk(self, ids: list[str], states: list[array], result: BatchResult,
-                     observe: bool = True) -> list[dict]:
+                     rescan: bool = False) -> list[dict]:
         """Score the accounts of ``ids`` (their ``states``) that are ready (enough tweets, not cleared by a human)
         and turn the scores into actions, all as arrays: per account, only the two score slots are written
-        back, in C."""
+        back, in C.
+
+        A ``rescan`` (quiet accounts scored again by a model that learned more) reads the states and writes only
+        the action of the accounts it flags. Its scores are not kept: the score an account keeps is the one it
+        had after its last tweets, which a block needs confirmed after new tweets; kept, a rescan would rewrite
+        every account of the population to the changelog each time the model's examples double (a million
+        records in the bench's run). Nor are its rows fed to the drift monitor, which watches the accounts that
+        tweeted, not a snapshot of the whole population."""
         S = stack_states(states)
         ready = (S[:, F.N] >= self.min_tweets) & (S[:, F.ACTION] != CLEAR)
         if not ready.all():
@@ -417,7 +423,7 @@ class Detector:
         rows = feature_rows(S)
         scores, contributions = self.model.score_with_contributions(rows, F.FEATURE_NAMES)
         result.scored += len(ids)
-        if observe:
+        if not rescan:
             result.drift.extend(self.drift.observe_scores(rows, scores, at=self.stream_time))
         n = S[:, F.N]
         current = S[:, F.ACTION]
@@ -426,9 +432,10 @@ class Detector:
         block_at, precision_at_block, support = self.quality.block_evidence
         counts = (self.model.examples_by_class[True], self.model.examples_by_class[False])
         actions = self.policy.decide_many(scores, current, counts, precision_at_block, support, block_at, previous, n)
-        store_scores(states, scores)  # the score is state too: a restored account confirms a block where this would
+        if not rescan:
+            store_scores(states, scores)  # the score is state too: a restored account confirms a block where this would
+            self.changed.update(ids)
         scores = scores.tolist()
-        self.changed.update(ids)
         flags = []
         flagged = np.flatnonzero(actions != current)
         if not len(flagged):
@@ -439,6 +446,7 @@ class Detector:
             aid, state = ids[i], states[i]
             action = int(actions[i])
             state[F.ACTION] = action
+            self.changed.add(aid)
             flag = self._flag(aid, state, action, scores[i], why, state[F.LAST_TS])
             if action == BLOCK:
                 flag["threshold"] = block_at  # the calibrated threshold, not the lowest one allowed

@@ -250,7 +250,7 @@ class Service:
 
     def _new_producer(self) -> Producer:
         producer_config = {"linger.ms": 5, "message.max.bytes": 16 * 1024 * 1024, "compression.type": "lz4",
-                           "queue.buffering.max.messages": 1_000_000}  # a rescan's checkpoint writes every account
+                           "queue.buffering.max.messages": 1_000_000}  # a checkpoint writes every account changed
         if self.exactly_once:
             producer_config["transactional.id"] = self.instance_id
             producer_config["transaction.timeout.ms"] = 60000  # outlives a short broker outage
@@ -612,8 +612,8 @@ class Service:
         m.blocking_enabled.set(1 if d.blocking_enabled else 0)
 
     def _produce(self, topic: str, value, key, **kwargs) -> None:
-        """Produce, waiting while librdkafka's local queue is full (a checkpoint after a rescan writes every
-        account) instead of failing: serving delivery reports empties it. While a commit runs, the record is
+        """Produce, waiting while librdkafka's local queue is full (a checkpoint writes every account changed
+        since the last one) instead of failing: serving delivery reports empties it. While a commit runs, the record is
         held for the next transaction."""
         if self.committing is not None:
             self.committing.hold(topic, value, key, kwargs)

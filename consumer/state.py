@@ -73,7 +73,7 @@ def produce_changes_python(ids: list[str], start: int, accounts: dict, partition
     return len(ids)
 
 
-try:  # a checkpoint writes about one record per tweet, and every account after a rescan
+try:  # a checkpoint writes about one record per tweet
     from consumer._changelog import produce_changes as _produce_changes
 except ImportError:  # not built: the Python definition runs
     _produce_changes = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from consumer.detector import Detector
@@ -60,3 +61,46 @@ def test_a_rescan_is_not_fed_to_the_drift_monitor():
     # every account but a1 (a human's label cleared it), then a7 again for its new tweet
     assert late.scored + tail.scored == (len(crowd) - 1) + 1, "the rescan scored every account"
     assert d.drift.rows_seen == len(crowd) + 1, "only the account that tweeted is traffic"
+
+
+def test_a_rescan_changes_only_the_accounts_it_flags():
+    """A rescan scores the quiet accounts with a model that learned more and keeps nothing of it but the flags:
+    their states (scores included) stay as their last tweets left them, so the changelog does not rewrite the
+    whole population each time the model's examples double."""
+    from consumer.events import Label, Tweet
+    from consumer.policy import Policy
+
+    class Alternating:  # scores the crowd 0.9, 0.1, 0.9, ... once it has learned: half of them are flagged
+        kind, version, examples, examples_by_class = "alternating", "1", 0, {True: 0, False: 0}
+
+        def predict_one(self, x):
+            return 0.5
+
+        def learn_one(self, x, is_bot):
+            self.examples += 1
+            self.examples_by_class[is_bot] += 1
+
+        def score_with_contributions(self, rows, names):
+            scores = np.where(np.arange(len(rows)) % 2 == 0, 0.9, 0.1) if self.examples else np.full(len(rows), 0.1)
+            return scores, None
+
+        def reasons_many(self, rows, names, contributions=None):
+            return [[] for _ in rows]
+
+    t0 = 1.7e9
+    d = Detector(Policy(min_labels=1), model=Alternating(), tick=5.0)
+    crowd = [Tweet(f"t{i}", f"a{i}", t0 + i * 0.01, text="hi") for i in range(200)]
+    d.process(crowd + [Label("a0", True, t0 + 10.0, "review"), Label("a1", False, t0 + 10.0, "review")])
+    d.drain_changed()
+    before = {aid: bytes(state) for aid, state in d.accounts.items()}
+    late = d.process([Tweet("t-late", "a7", t0 + 20.0, text="hi")])
+    flags = late.flags + d.flush().flags
+
+    assert d.rescans, "the labels made the model ready: every account is scored again"
+    flagged = {f["account_id"] for f in flags if f["account_id"] != "a7"}
+    assert len(flagged) > 50, flags  # the rescan flagged half the crowd for review
+    traffic = {"a7", "a0", "a1"}  # a tweet and the two labels' verdicts
+    assert d.drain_changed() == flagged | traffic
+    for aid, state in d.accounts.items():
+        if aid not in flagged | traffic:
+            assert bytes(state) == before[aid], aid

@@ -157,7 +157,7 @@ def test_a_rescan_does_not_confirm_a_block_new_tweets_do():
     tweet(0)
     assert actions == ["review"]  # one high score is not enough to block
     state = detector.accounts["7"]
-    detector._score(["7"], [state], BatchResult())  # scored again with nothing new, as in a rescan
+    detector._score(["7"], [state], BatchResult(), rescan=True)  # scored again with nothing new: a rescan
     assert actions == ["review"]
     tweet(1)
     assert actions == ["review", "block"]
