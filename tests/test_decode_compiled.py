@@ -363,7 +363,8 @@ def test_hypothesis_mutations(name, data):
         if path and data.draw(st.booleans()):
             obj = _delete(obj, path)
         else:
-            obj = _set(obj, path, data.draw(anything | st.sampled_from(ODD_VALUES)))
+            # a copy: a later step may write into the value, and ODD_VALUES' lists and dicts must stay as they are
+            obj = _set(obj, path, copy.deepcopy(data.draw(anything | st.sampled_from(ODD_VALUES))))
     same_as_python(obj)
 
 
