@@ -587,6 +587,8 @@ PyDoc_STRVAR(message_v11_doc,
 /* decode_tweets' whole way for the common message, without its three Python frames: the size check,
  * orjson.loads, the top-level type check and tweet_v11. Any failure declines, because the Python path must
  * be the one to name the error (or to decode what tweet_v11 does not take). */
+static PyObject *message_tweets(PyObject *raw, Py_ssize_t max_bytes);
+
 static PyObject *
 message_v11(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -594,10 +596,15 @@ message_v11(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "message_v11(raw, max_bytes) takes 2 arguments");
         return NULL;
     }
-    PyObject *raw = args[0];
     Py_ssize_t max_bytes = PyLong_AsSsize_t(args[1]);
     if (max_bytes == -1 && PyErr_Occurred())
         return NULL;
+    return message_tweets(args[0], max_bytes);
+}
+
+static PyObject *
+message_tweets(PyObject *raw, Py_ssize_t max_bytes) /* message_v11's work */
+{
     if (!bound || !PyBytes_CheckExact(raw) || PyBytes_GET_SIZE(raw) > max_bytes)
         Py_RETURN_NONE;
     PyObject *obj = PyObject_CallOneArg(loads_fn, raw);
@@ -605,7 +612,7 @@ message_v11(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Clear();
         Py_RETURN_NONE;
     }
-    PyObject *tweet = PyDict_CheckExact(obj) ? tweet_v11(module, obj) : Py_NewRef(Py_None);
+    PyObject *tweet = PyDict_CheckExact(obj) ? tweet_v11(NULL, obj) : Py_NewRef(Py_None);
     Py_DECREF(obj);
     if (tweet == NULL || tweet == Py_None)
         return tweet;
@@ -618,7 +625,123 @@ message_v11(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return tweets;
 }
 
+/* ---------------------------------------------------------------- ingest */
+
+static PyObject *m_error, *m_topic, *m_partition, *m_offset, *m_value; /* Message's method names */
+
+/* The message's method `name`, called: a new reference, or NULL with the error cleared. */
+static PyObject *
+call(PyObject *msg, PyObject *name)
+{
+    PyObject *v = PyObject_CallMethodNoArgs(msg, name);
+    if (v == NULL)
+        PyErr_Clear();
+    return v;
+}
+
+/* The (key, offset, ([tweet], fetched)) entry and the event time of msg, where it is a message of `topic` whose
+ * partition is `partition` (or sets *partition where that is NULL) holding one common v1.1 tweet at or after
+ * `after`; NULL otherwise (nothing set, *partition included). */
+static PyObject *
+tweet_entry(PyObject *msg, PyObject *topic, PyObject **partition, PyObject **key, Py_ssize_t max_bytes,
+            PyObject *fetched, double after, double *ts)
+{
+    PyObject *v, *entry = NULL, *offset = NULL, *tweets = NULL;
+    int ok = (v = call(msg, m_error)) != NULL && v == Py_None;
+    Py_XDECREF(v);
+    if (!ok || (v = call(msg, m_topic)) == NULL)
+        return NULL;
+    ok = PyObject_RichCompareBool(v, topic, Py_EQ) == 1;
+    Py_DECREF(v);
+    if (!ok || (v = call(msg, m_partition)) == NULL)
+        goto done;
+    if (*partition == NULL) {
+        *partition = v;
+    } else {
+        ok = PyObject_RichCompareBool(v, *partition, Py_EQ) == 1;
+        Py_DECREF(v);
+        if (!ok)
+            goto done;
+    }
+    if ((offset = call(msg, m_offset)) == NULL || (v = call(msg, m_value)) == NULL)
+        goto done;
+    tweets = message_tweets(v, max_bytes);
+    Py_DECREF(v);
+    if (tweets == NULL || tweets == Py_None)
+        goto done;
+    PyObject *when = *(PyObject **)((char *)PyList_GET_ITEM(tweets, 0) + tweet_layout.offset[2]); /* its ts */
+    if (!PyFloat_CheckExact(when) || !(PyFloat_AS_DOUBLE(when) >= after))
+        goto done;
+    if (*key == NULL && (*key = PyTuple_Pack(2, topic, *partition)) == NULL)
+        goto done;
+    PyObject *item = PyTuple_Pack(2, tweets, fetched);
+    if (item != NULL) {
+        entry = PyTuple_Pack(3, *key, offset, item);
+        Py_DECREF(item);
+    }
+    if (entry != NULL)
+        *ts = PyFloat_AS_DOUBLE(when);
+done:
+    PyErr_Clear();
+    Py_XDECREF(offset);
+    Py_XDECREF(tweets);
+    if (entry == NULL && *key == NULL)
+        Py_CLEAR(*partition); /* the run's first message: it has no partition then */
+    return entry;
+}
+
+PyDoc_STRVAR(tweet_run_doc,
+"tweet_run(msgs, start, topic, max_bytes, fetched)\n--\n\n"
+"The service's ingest of msgs[start:] (a list of Messages) as far as it is a run of one partition of `topic`,\n"
+"each message holding one common v1.1 tweet (message_v11), in event-time order: (end, key, entries, times),\n"
+"msgs[start:end] having made entries, the aligner's (key, offset, ([tweet], fetched)), with their event times;\n"
+"None where msgs[start] begins no run (an error, another topic, a tweet message_v11 declines): the Python loop\n"
+"takes it. Never raises but for a wrong argument.");
+
+static PyObject *
+tweet_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t start, max_bytes, end;
+    if (nargs != 5 || !PyList_CheckExact(args[0]) || !PyUnicode_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "tweet_run(msgs: list, start, topic: str, max_bytes, fetched)");
+        return NULL;
+    }
+    if (((start = PyLong_AsSsize_t(args[1])) == -1 || (max_bytes = PyLong_AsSsize_t(args[3])) == -1)
+        && PyErr_Occurred())
+        return NULL;
+    PyObject *msgs = args[0], *topic = args[2], *fetched = args[4], *partition = NULL, *key = NULL, *entry;
+    PyObject *entries = PyList_New(0), *times = PyList_New(0), *result = NULL;
+    double ts = -Py_HUGE_VAL;
+    if (entries == NULL || times == NULL)
+        goto done;
+    for (end = start < 0 ? 0 : start; end < PyList_GET_SIZE(msgs); end++) {
+        PyObject *msg = PyList_GET_ITEM(msgs, end);
+        Py_INCREF(msg); /* a method it calls could, in principle, change the list */
+        entry = tweet_entry(msg, topic, &partition, &key, max_bytes, fetched, ts, &ts);
+        Py_DECREF(msg);
+        if (entry == NULL)
+            break;
+        PyObject *when = PyFloat_FromDouble(ts);
+        int failed = when == NULL || PyList_Append(entries, entry) < 0 || PyList_Append(times, when) < 0;
+        Py_DECREF(entry);
+        Py_XDECREF(when);
+        if (failed)
+            goto done;
+    }
+    if (PyList_GET_SIZE(entries) == 0)
+        result = Py_NewRef(Py_None);
+    else
+        result = Py_BuildValue("(nOOO)", end, key, entries, times);
+done:
+    Py_XDECREF(partition);
+    Py_XDECREF(key);
+    Py_XDECREF(entries);
+    Py_XDECREF(times);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"tweet_run", (PyCFunction)(void (*)(void))tweet_run, METH_FASTCALL, tweet_run_doc},
     {"tweet_v11", tweet_v11, METH_O, tweet_v11_doc},
     {"message_v11", (PyCFunction)(void (*)(void))message_v11, METH_FASTCALL, message_v11_doc},
     {"bind", bind, METH_VARARGS, bind_doc},
@@ -649,6 +772,12 @@ PyInit__decode(void)
         if (failed)
             return NULL;
     }
+    if ((m_error = PyUnicode_InternFromString("error")) == NULL
+        || (m_topic = PyUnicode_InternFromString("topic")) == NULL
+        || (m_partition = PyUnicode_InternFromString("partition")) == NULL
+        || (m_offset = PyUnicode_InternFromString("offset")) == NULL
+        || (m_value = PyUnicode_InternFromString("value")) == NULL)
+        return NULL;
     if ((empty_str = PyUnicode_FromString("")) == NULL || (empty_dict = PyDict_New()) == NULL
         || (one = PyFloat_FromDouble(1.0)) == NULL || (zero = PyFloat_FromDouble(0.0)) == NULL)
         return NULL;

@@ -86,6 +86,17 @@ class Aligner:
         times.append(ts)
         self.at_end[key] = False
 
+    def extend(self, key: Hashable, entries: list, times: list[float]) -> None:
+        """:meth:`add` of each of ``entries``, ``(key, offset, item)`` tuples of one partition whose event
+        ``times`` are known and in order."""
+        if times[0] < self.latest[key]:
+            self.in_order = False
+        if times[-1] > self.latest[key]:
+            self.latest[key] = times[-1]
+        self.buffers[key] += entries
+        self.times[key] += times
+        self.at_end[key] = False
+
     def end_of_partition(self, key: Hashable) -> None:
         if key in self.at_end:
             self.at_end[key] = True

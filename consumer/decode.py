@@ -640,10 +640,10 @@ try:
 
     _decode.bind(Tweet, Profile, _client, _unescape, _clock_bound, EARLIEST_TS, MAX_ID_CHARS, orjson.loads)
 except (ImportError, TypeError) as e:  # not built (no compiler where it was installed), or for other dataclasses
-    _tweet_v11 = _message_v11 = None
+    _tweet_v11 = _message_v11 = _tweet_run = None
     NOT_COMPILED = f"{type(e).__name__}: {e}"
 else:
-    _tweet_v11, _message_v11 = _decode.tweet_v11, _decode.message_v11
+    _tweet_v11, _message_v11, _tweet_run = _decode.tweet_v11, _decode.message_v11, _decode.tweet_run
     NOT_COMPILED = ""
 #: Whether v1.1 tweets take the C walk of ``consumer._decode``; if not, the Python path alone decodes them
 #: (the same tweets, about twice the time), and :data:`NOT_COMPILED` says why.
@@ -653,12 +653,23 @@ COMPILED = _tweet_v11 is not None
 @contextmanager
 def _python_only() -> Iterator[None]:
     """Decode with the Python path alone, as where consumer._decode is not built (for tests and benchmarks)."""
-    global _tweet_v11, _message_v11
-    saved, _tweet_v11, _message_v11 = (_tweet_v11, _message_v11), None, None
+    global _tweet_v11, _message_v11, _tweet_run
+    saved, _tweet_v11, _message_v11, _tweet_run = (_tweet_v11, _message_v11, _tweet_run), None, None, None
     try:
         yield
     finally:
-        _tweet_v11, _message_v11 = saved
+        _tweet_v11, _message_v11, _tweet_run = saved
+
+
+def tweet_run(msgs: list, start: int, topic: str, max_bytes: int, fetched: float) -> tuple | None:
+    """A consumer's messages from ``msgs[start]`` on, decoded for the aligner as far as they are a run of one
+    partition of ``topic`` whose messages each hold one common v1.1 tweet in event-time order (in C: the Python
+    per message was a fifth of the service's time): ``(end, (topic, partition), entries, times)``, where
+    ``msgs[start:end]`` made ``entries``, each ``((topic, partition), offset, ([tweet], fetched))``, and
+    ``times`` are their tweets' event times. None where ``msgs[start]`` begins no run (an error, a label, a
+    message the C declines) or the C is not built: the caller decodes that message itself, with
+    :func:`decode_tweets`, which names any error."""
+    return None if _tweet_run is None else _tweet_run(msgs, start, topic, max_bytes, fetched)
 
 
 # -------------------------------------------------------------- the entry

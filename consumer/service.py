@@ -54,7 +54,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from consumer.align import Aligner
-from consumer.decode import DecodeError, decode_label, decode_tweets
+from consumer.decode import DecodeError, decode_label, decode_tweets, tweet_run
 from consumer.detector import build_detector
 from consumer.events import Label
 from consumer.kafka.errors import is_transient
@@ -435,12 +435,23 @@ class Service:
         return 0
 
     def _ingest(self, msgs) -> int:
-        """Decode what was fetched into the aligner; returns how many messages carried data."""
+        """Decode what was fetched into the aligner; returns how many messages carried data. Runs of one
+        partition's common tweets are decoded and added at once, in C (:func:`~consumer.decode.tweet_run`); this
+        loop takes each other message: end-of-partition events, errors, labels, what the C declines."""
         aligner, tweets_topic, max_bytes = self.aligner, self.s.tweets_topic, self.s.max_message_bytes
         add = aligner.add
-        n_data = 0
+        n_data = i = 0
         fetched = time.monotonic()  # producers may stamp messages with event time: latency counts from here
-        for msg in msgs:
+        while i < len(msgs):
+            run = tweet_run(msgs, i, tweets_topic, max_bytes, fetched)
+            if run is not None:
+                end, key, entries, times = run
+                aligner.extend(key, entries, times)
+                n_data += end - i
+                i = end
+                continue
+            msg = msgs[i]
+            i += 1
             err = msg.error()
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
