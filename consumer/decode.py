@@ -38,7 +38,9 @@ path's rarer branches:
   characters (past the client-name cache).
 
 Text with ``&`` is unescaped by :func:`_unescape` and the client name comes from
-:func:`_client`, both called from the C. Where the module is not built,
+:func:`_client`, both called from the C. The service hands it whole runs of
+fetched messages (:func:`tweet_run`), so the common message costs no Python
+at all on its way into the aligner. Where the module is not built,
 :data:`COMPILED` is False and the Python path decodes everything.
 
 Anything that cannot be decoded raises :class:`DecodeError` with a short
