@@ -17,7 +17,9 @@ pytestmark = pytest.mark.broker
 KEYS = ("events_per_s", "baseline_events_per_s", "ratio", "p50_latency_ms", "p99_latency_ms",
         "bytes_per_account", "events", "accounts",
         # issue 5: exactly-once beside at-least-once, and the restore of the changelog
-        "exactly_once_events_per_s", "at_least_once_events_per_s", "restore_seconds", "restore_accounts_per_s")
+        "exactly_once_events_per_s", "at_least_once_events_per_s", "restore_seconds", "restore_accounts_per_s",
+        # the window cut where the tweets end
+        "tweet_phase_events_per_s", "tweet_phase_s")
 
 
 def test_bench_reports_every_figure(kafka_bootstrap):
@@ -30,5 +32,6 @@ def test_bench_reports_every_figure(kafka_bootstrap):
         assert isinstance(report[key], (int, float)) and report[key] > 0, f"{key}: {report.get(key)!r}"
     assert report["events"] == 20000
     assert isinstance(report["exactly_once_cost"], float)
+    assert report["label_tail_s"] >= 0 and report["tweet_phase_s"] <= report["window_s"]
     assert set(report["floors_met"]) == {"events_per_s", "ratio", "p99_latency_ms", "bytes_per_account",
                                          "exactly_once_cost", "restore_seconds"}
