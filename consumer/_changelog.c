@@ -1,7 +1,7 @@
 /* consumer._changelog: the changelog's account records of a checkpoint, encoded and produced in C.
  *
- * A checkpoint writes one record per account changed since the last one: about one per tweet, and every
- * account after a rescan (a million records over the bench's label tail). consumer/state.py defines the loop
+ * A checkpoint writes one record per account changed since the last one: about one per tweet while tweets
+ * flow, and one per account a rescan flags. consumer/state.py defines the loop
  * (produce_changes_python) and the record (encode_account: the state's doubles, then the tick end it waits
  * for, NaN if none, little-endian); this is the same loop without the Python around each record: the lookups,
  * the encoding and the call of the producer's produce(topic, value, key, partition).

@@ -31,7 +31,7 @@ pinned to the other cores, so the consumer's core runs the consumer alone
    in it over its length. So the window leaves out start-up (imports, model
    restore, group join) and the tail (final commit, idle exit), and holds all
    the work on the input: most of the stream's labels fall after its last
-   tweet in event time, and learning them takes botwatch about 6 s (when
+   tweet in event time, and learning them takes botwatch 4 to 6 s (when
    the window ended with the tweets, whether that work fell inside it
    depended on which tweet was processed last). The window is also cut at
    the sample where the tweet count reaches its total, to the sampling

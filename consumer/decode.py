@@ -666,7 +666,7 @@ def _python_only() -> Iterator[None]:
 def tweet_run(msgs: list, start: int, topic: str, max_bytes: int, fetched: float) -> tuple | None:
     """A consumer's messages from ``msgs[start]`` on, decoded for the aligner as far as they are a run of one
     partition of ``topic`` whose messages each hold one common v1.1 tweet in event-time order (in C: the Python
-    per message was a fifth of the service's time): ``(end, (topic, partition), entries, times)``, where
+    per message was about a tenth of the service's time while tweets flow): ``(end, (topic, partition), entries, times)``, where
     ``msgs[start:end]`` made ``entries``, each ``((topic, partition), offset, ([tweet], fetched))``, and
     ``times`` are their tweets' event times. None where ``msgs[start]`` begins no run (an error, a label, a
     message the C declines) or the C is not built: the caller decodes that message itself, with

@@ -624,8 +624,8 @@ class Service:
 
     def _produce(self, topic: str, value, key, **kwargs) -> None:
         """Produce, waiting while librdkafka's local queue is full (a checkpoint writes every account changed
-        since the last one) instead of failing: serving delivery reports empties it. While a commit runs, the record is
-        held for the next transaction."""
+        since the last one) instead of failing: serving delivery reports empties it. While a commit runs, the
+        record is held for the next transaction."""
         if self.committing is not None:
             self.committing.hold(topic, value, key, kwargs)
             return

@@ -101,6 +101,13 @@ def test_a_rescan_changes_only_the_accounts_it_flags():
     assert len(flagged) > 50, flags  # the rescan flagged half the crowd for review
     traffic = {"a7", "a0", "a1"}  # a tweet and the two labels' verdicts
     assert d.drain_changed() == flagged | traffic
+    from array import array
+
+    from consumer import features as F
     for aid, state in d.accounts.items():
-        if aid not in flagged | traffic:
+        if aid in flagged:  # only the action it was flagged with: no score kept
+            was = array("d", before[aid])
+            was[F.ACTION] = state[F.ACTION]
+            assert bytes(state) == bytes(was), aid
+        elif aid not in traffic:
             assert bytes(state) == before[aid], aid
