@@ -6,9 +6,10 @@ accounts at once (see consumer/scoring.py), consumer._fold folds runs of common 
 (Detector.process's fast path), consumer._pipeline runs the head of the default model's pipeline on a feature
 dict (see consumer/model.py), consumer._changelog encodes and produces a checkpoint's account records (see
 consumer/state.py), and consumer._drift is the drift checks' two-sample KS statistic (see
-consumer/drift.py). Without them consumer.features, consumer.decode and consumer.detector run their Python
-definitions alone and consumer.scoring and consumer.drift run numpy (``COMPILED``, ``drift.KS_COMPILED``
-are then False). -ffp-contract=off keeps a*b+c two roundings, as Python computes it, on CPUs with FMA.
+consumer/drift.py). Without them consumer.features, consumer.decode, consumer.detector, consumer.model and
+consumer.state run their Python definitions alone and consumer.scoring and consumer.drift run numpy
+(``COMPILED``, ``drift.KS_COMPILED`` are then False). -ffp-contract=off keeps a*b+c two roundings, as Python
+computes it, on CPUs with FMA.
 """
 
 from setuptools import Extension, setup

@@ -432,9 +432,8 @@ class Detector:
         block_at, precision_at_block, support = self.quality.block_evidence
         counts = (self.model.examples_by_class[True], self.model.examples_by_class[False])
         actions = self.policy.decide_many(scores, current, counts, precision_at_block, support, block_at, previous, n)
-        if not rescan:
+        if not rescan:  # (a tick's accounts are in ``changed`` already: _close_ticks_through put them there)
             store_scores(states, scores)  # the score is state too: a restored account confirms a block where this would
-            self.changed.update(ids)
         scores = scores.tolist()
         flags = []
         flagged = np.flatnonzero(actions != current)
@@ -446,7 +445,7 @@ class Detector:
             aid, state = ids[i], states[i]
             action = int(actions[i])
             state[F.ACTION] = action
-            self.changed.add(aid)
+            self.changed.add(aid)  # (a rescan's account changes only here)
             flag = self._flag(aid, state, action, scores[i], why, state[F.LAST_TS])
             if action == BLOCK:
                 flag["threshold"] = block_at  # the calibrated threshold, not the lowest one allowed
