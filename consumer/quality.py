@@ -22,6 +22,7 @@ Given a policy, the block threshold is the one the policy calibrates from the wi
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections import deque
 
 
@@ -51,6 +52,34 @@ class RollingQuality:
         # running counts over the window, so the policy can ask on every scoring at no cost
         self._flagged = self._flagged_bots = self._blockable = self._blockable_bots = 0
         self._evidence: tuple[float, float, int] | None = None  # calibrated figures, until the next update
+        self._rank_by_class()
+
+    def _rank_by_class(self) -> None:
+        """Each class's scores in the window, sorted, and twice the Mann-Whitney U of the bots over the humans:
+        kept as pairs come and go, so ROC AUC and recall cost O(log window) at each update, not a sort of the
+        window whenever the service reads them (after every batch that learns)."""
+        self._bot_scores: list[float] = []
+        self._human_scores: list[float] = []
+        self._twice_u = 0  # 2 per (bot, human) pair the bot outscores, 1 per tie: an integer, so always exact
+        for score, is_bot in self.pairs:
+            self._rank(score, is_bot, +1)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if "_twice_u" not in state:  # pickled (in a model snapshot) before the classes' sorted scores were kept
+            self._rank_by_class()
+
+    def _rank(self, score: float, is_bot: bool, sign: int) -> None:
+        if score != score:  # NaN ranks nowhere (and would unsort the lists)
+            return
+        own, other = (self._bot_scores, self._human_scores) if is_bot else (self._human_scores, self._bot_scores)
+        if sign > 0:
+            insort(own, score)
+        else:
+            del own[bisect_left(own, score)]
+        below, above = bisect_left(other, score), bisect_right(other, score)
+        wins = below if is_bot else len(other) - above  # bots over this human, or humans under this bot
+        self._twice_u += sign * (2 * wins + above - below)
 
     def _count(self, score: float, is_bot: bool, sign: int) -> None:
         if score >= self.threshold:
@@ -63,8 +92,11 @@ class RollingQuality:
     def update(self, score: float, is_bot: bool) -> None:
         self.pairs.append((score, is_bot))
         self._count(score, is_bot, +1)
+        self._rank(score, is_bot, +1)
         if len(self.pairs) > self.window:
-            self._count(*self.pairs.popleft(), -1)
+            old_score, old_is_bot = self.pairs.popleft()
+            self._count(old_score, old_is_bot, -1)
+            self._rank(old_score, old_is_bot, -1)
         self._evidence = None
 
     def curve(self, lowest: float = 0.0) -> list[tuple[float, int, int]]:
@@ -127,23 +159,12 @@ class RollingQuality:
 
     @property
     def recall(self) -> float:
-        bots = [score for score, is_bot in self.pairs if is_bot]
-        return sum(s >= self.threshold for s in bots) / len(bots) if bots else float("nan")
+        bots = len(self._bot_scores)
+        return self._flagged_bots / bots if bots else float("nan")
 
     @property
     def roc_auc(self) -> float:
-        """Probability that a random bot outscores a random human (ties count half)."""
-        ranked = sorted(self.pairs)
-        bots = sum(is_bot for _, is_bot in ranked)
-        humans = len(ranked) - bots
-        if not bots or not humans:
-            return float("nan")
-        rank_sum, i = 0.0, 0
-        while i < len(ranked):  # average ranks over ties
-            j = i
-            while j < len(ranked) and ranked[j][0] == ranked[i][0]:
-                j += 1
-            avg_rank = (i + j + 1) / 2.0
-            rank_sum += avg_rank * sum(is_bot for _, is_bot in ranked[i:j])
-            i = j
-        return (rank_sum - bots * (bots + 1) / 2.0) / (bots * humans)
+        """Probability that a random bot outscores a random human (ties count half): the Mann-Whitney U over
+        the number of pairs."""
+        pairs = len(self._bot_scores) * len(self._human_scores)
+        return self._twice_u / 2 / pairs if pairs else float("nan")

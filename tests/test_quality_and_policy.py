@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import random
@@ -27,6 +28,58 @@ def test_roc_auc_matches_pairwise_definition_with_ties():
         is_bot = rng.random() < 0.4
         q.update(round(rng.random() * 0.6 + (0.3 if is_bot else 0), 1), is_bot)
     assert math.isclose(q.roc_auc, brute_force_auc(list(q.pairs)), rel_tol=1e-12)
+
+
+def sorted_auc(pairs):
+    """ROC AUC from the ranks of the sorted window, ties averaged: what RollingQuality computed before it kept
+    its U as pairs come and go."""
+    ranked = sorted(pairs)
+    bots = sum(is_bot for _, is_bot in ranked)
+    humans = len(ranked) - bots
+    if not bots or not humans:
+        return float("nan")
+    rank_sum, i = 0.0, 0
+    while i < len(ranked):
+        j = i
+        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
+            j += 1
+        rank_sum += (i + j + 1) / 2.0 * sum(is_bot for _, is_bot in ranked[i:j])
+        i = j
+    return (rank_sum - bots * (bots + 1) / 2.0) / (bots * humans)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_running_roc_auc_and_recall_equal_the_sorted_window_at_every_update(seed):
+    rng = random.Random(seed)
+    q = RollingQuality(window=rng.choice([1, 7, 60]), threshold=0.5)
+    for step in range(600):
+        is_bot = rng.random() < (0.9 if step < 100 else 0.4)  # a window of one class first: NaN
+        score = round(rng.random(), 1) if rng.random() < 0.5 else rng.random()  # ties and distinct scores
+        q.update(score, is_bot)
+        pairs = list(q.pairs)
+        bots = [s for s, b in pairs if b]
+        expected = sorted_auc(pairs)
+        assert q.roc_auc == expected or (math.isnan(q.roc_auc) and math.isnan(expected))
+        if bots:
+            assert q.recall == sum(s >= 0.5 for s in bots) / len(bots)
+        else:
+            assert math.isnan(q.recall)
+
+
+def test_a_window_pickled_without_its_ranks_rebuilds_them():
+    rng = random.Random(8)
+    q = RollingQuality(window=50)
+    for _ in range(80):
+        q.update(round(rng.random(), 2), rng.random() < 0.5)
+    state = copy.deepcopy(q.__dict__)  # (as a pickled snapshot: nothing shared with q)
+    for kept in ("_bot_scores", "_human_scores", "_twice_u"):
+        del state[kept]
+    old = RollingQuality.__new__(RollingQuality)
+    old.__setstate__(state)
+    assert old.roc_auc == q.roc_auc and old.recall == q.recall
+    old.update(0.5, True)
+    q.update(0.5, True)
+    assert old.roc_auc == q.roc_auc == sorted_auc(list(q.pairs))
 
 
 def test_window_forgets_old_pairs():
