@@ -402,11 +402,50 @@ static PyObject *store_scores(PyObject *Py_UNUSED(module), PyObject *const *args
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(idle_accounts_doc,
+"idle_accounts(accounts, horizon)\n--\n\n"
+"The keys of the dict accounts (account id -> state) whose state's LAST_TS is before horizon, in the dict's "
+"order. scoring.idle_accounts_python is the definition.");
+
+static PyObject *idle_accounts(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "idle_accounts(accounts, horizon) takes 2 arguments, not %zd", nargs);
+        return NULL;
+    }
+    if (!PyDict_Check(args[0])) {
+        PyErr_Format(PyExc_TypeError, "accounts must be a dict, not %.100s", Py_TYPE(args[0])->tp_name);
+        return NULL;
+    }
+    double horizon = PyFloat_AsDouble(args[1]);
+    if (horizon == -1.0 && PyErr_Occurred())
+        return NULL;
+    PyObject *idle = PyList_New(0), *key, *value;
+    if (idle == NULL)
+        return NULL;
+    Py_buffer state;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(args[0], &pos, &key, &value)) { /* no Python code runs here: the dict cannot change */
+        if (get_doubles(value, &state, SLOTS, 0, "a state") < 0) {
+            Py_DECREF(idle);
+            return NULL;
+        }
+        int is_idle = ((const double *)state.buf)[LAST_TS] < horizon;
+        PyBuffer_Release(&state);
+        if (is_idle && PyList_Append(idle, key) < 0) {
+            Py_DECREF(idle);
+            return NULL;
+        }
+    }
+    return idle;
+}
+
 static PyMethodDef methods[] = {
     {"feature_rows", (PyCFunction)(void (*)(void))feature_rows, METH_FASTCALL, feature_rows_doc},
     {"linear_scores", (PyCFunction)(void (*)(void))linear_scores, METH_FASTCALL, linear_scores_doc},
     {"stack_states", (PyCFunction)(void (*)(void))stack_states, METH_FASTCALL, stack_states_doc},
     {"store_scores", (PyCFunction)(void (*)(void))store_scores, METH_FASTCALL, store_scores_doc},
+    {"idle_accounts", (PyCFunction)(void (*)(void))idle_accounts, METH_FASTCALL, idle_accounts_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -45,7 +45,7 @@ from consumer.drift import Detection, DriftMonitor
 from consumer.model import Model
 from consumer.policy import ACTION_NAMES, BLOCK, CLEAR, NONE, Policy
 from consumer.quality import RollingQuality
-from consumer.scoring import feature_rows, stack_states, store_scores
+from consumer.scoring import feature_rows, idle_accounts, stack_states, store_scores
 
 INF = float("inf")
 
@@ -471,7 +471,7 @@ class Detector:
         """Drop accounts idle for ``account_ttl`` and labels that waited ``label_ttl`` (an O(accounts) scan,
         run at most once per hour of event time)."""
         horizon = now - self.account_ttl
-        idle = [aid for aid, st in self.accounts.items() if st[F.LAST_TS] < horizon]
+        idle = idle_accounts(self.accounts, horizon)
         for aid in idle:
             del self.accounts[aid]
             self._forget_dirty(aid)

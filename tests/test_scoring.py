@@ -501,3 +501,40 @@ def test_stack_states_and_store_scores_refuse_bad_input_and_write_nothing(kernel
     arrays = [a for a in args if isinstance(a, array) and a is not state]
     del args  # (one case's scores is a numpy view of the state, which holds its buffer)
     assert still_resizable(state, *arrays)
+
+
+# ------------------------------------------------------------------ the expiry scan
+
+def test_idle_accounts_equals_the_definition(kernel):
+    states = [array("d", state) for state in generated_states()]
+    accounts = {f"a{i}": state for i, state in enumerate(states)}
+    times = sorted({state[F.LAST_TS] for state in states})
+    assert len(times) > 3
+    for horizon in (times[0], times[len(times) // 2], times[-1], times[-1] + 1.0, NAN, -math.inf, math.inf):
+        expected = scoring.idle_accounts_python(accounts, horizon)
+        assert kernel.idle_accounts(accounts, horizon) == expected
+        assert scoring.idle_accounts(accounts, horizon) == expected
+    assert scoring.idle_accounts_python(accounts, times[len(times) // 2])  # some are idle, not all
+    assert len(scoring.idle_accounts_python(accounts, times[len(times) // 2])) < len(accounts)
+    assert kernel.idle_accounts({}, 0.0) == []
+
+
+@pytest.mark.parametrize("args, error, message", [
+    (lambda s: ({"a": s},), TypeError, "takes 2 arguments, not 1"),
+    (lambda s: ([s], 0.0), TypeError, "accounts must be a dict"),
+    (lambda s: ({"a": s}, "x"), TypeError, "must be real number"),
+    (lambda s: ({"a": s, "b": doubles(3)}, 0.0), ValueError, "a state holds 3 doubles"),
+    (lambda s: ({"a": s, "b": 1.0}, 0.0), TypeError, "a state must be a C-contiguous"),
+])
+def test_idle_accounts_refuses_bad_input(kernel, args, error, message):
+    state = array("d", range(F.SLOTS))
+    with pytest.raises(error, match=message):
+        kernel.idle_accounts(*args(state))
+    assert still_resizable(state)
+
+
+def test_without_the_kernel_the_expiry_scan_runs_in_python(monkeypatch):
+    monkeypatch.setattr(scoring, "_kernel", None)
+    states = {f"a{i}": array("d", state) for i, state in enumerate(generated_states()[:20])}
+    horizon = sorted(state[F.LAST_TS] for state in states.values())[10]
+    assert scoring.idle_accounts(states, horizon) == [a for a, s in states.items() if s[F.LAST_TS] < horizon]
