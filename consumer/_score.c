@@ -402,6 +402,34 @@ static PyObject *store_scores(PyObject *Py_UNUSED(module), PyObject *const *args
     Py_RETURN_NONE;
 }
 
+/* FEATURE_NAMES as str objects, made once at import: a label's dict takes them as its keys */
+static PyObject *feature_name_objects[NF];
+
+PyDoc_STRVAR(known_features_doc,
+"known_features(state)\n--\n\n"
+"The features of state (SLOTS float64) as a dict, name -> float in FEATURE_NAMES order, the unknown (NaN) left "
+"out: features.feature_dict(features.feature_row(state)), bit for bit.");
+
+static PyObject *known_features(PyObject *Py_UNUSED(module), PyObject *state_obj)
+{
+    Py_buffer state;
+    double row[NF];
+    if (get_doubles(state_obj, &state, SLOTS, 0, "a state") < 0)
+        return NULL;
+    feature_row(state.buf, row);
+    PyBuffer_Release(&state);
+    PyObject *known = PyDict_New();
+    for (int j = 0; known != NULL && j < NF; j++) {
+        if (row[j] != row[j])
+            continue;
+        PyObject *value = PyFloat_FromDouble(row[j]);
+        if (value == NULL || PyDict_SetItem(known, feature_name_objects[j], value) < 0)
+            Py_CLEAR(known);
+        Py_XDECREF(value);
+    }
+    return known;
+}
+
 PyDoc_STRVAR(idle_accounts_doc,
 "idle_accounts(accounts, horizon)\n--\n\n"
 "The keys of the dict accounts (account id -> state) whose state's LAST_TS is before horizon, in the dict's "
@@ -446,6 +474,7 @@ static PyMethodDef methods[] = {
     {"stack_states", (PyCFunction)(void (*)(void))stack_states, METH_FASTCALL, stack_states_doc},
     {"store_scores", (PyCFunction)(void (*)(void))store_scores, METH_FASTCALL, store_scores_doc},
     {"idle_accounts", (PyCFunction)(void (*)(void))idle_accounts, METH_FASTCALL, idle_accounts_doc},
+    {"known_features", known_features, METH_O, known_features_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -502,6 +531,12 @@ PyMODINIT_FUNC PyInit__score(void)
     volatile double bitmap_bits = BITMAP_BITS, hours = 24.0;
     saturated_count = BITMAP_BITS * log(bitmap_bits);
     max_hour_entropy = log2(hours);
+    for (int j = 0; j < NF; j++) {
+        if (feature_name_objects[j] == NULL)
+            feature_name_objects[j] = PyUnicode_InternFromString(FEATURE_NAMES[j]);
+        if (feature_name_objects[j] == NULL)
+            return NULL;
+    }
     PyObject *module = PyModule_Create(&module_def);
     if (module != NULL && add_layout(module) < 0)
         Py_CLEAR(module);

@@ -45,7 +45,7 @@ from consumer.drift import Detection, DriftMonitor
 from consumer.model import Model
 from consumer.policy import ACTION_NAMES, BLOCK, CLEAR, NONE, Policy
 from consumer.quality import RollingQuality
-from consumer.scoring import feature_rows, idle_accounts, stack_states, store_scores
+from consumer.scoring import feature_rows, idle_accounts, known_features, stack_states, store_scores
 
 INF = float("inf")
 
@@ -271,7 +271,7 @@ class Detector:
             if state is None:  # kept until the account appears or the label's TTL passes
                 self.unseen_labels[label.account_id] = label
                 continue
-            x = F.feature_dict(F.feature_row(state))
+            x = known_features(state)
             self.add_example(at, label.account_id, label.is_bot, x)
             result.labels_applied.append(label)
             result.examples.append({"account_id": label.account_id, "label": "bot" if label.is_bot else "human",

@@ -538,3 +538,44 @@ def test_without_the_kernel_the_expiry_scan_runs_in_python(monkeypatch):
     states = {f"a{i}": array("d", state) for i, state in enumerate(generated_states()[:20])}
     horizon = sorted(state[F.LAST_TS] for state in states.values())[10]
     assert scoring.idle_accounts(states, horizon) == [a for a, s in states.items() if s[F.LAST_TS] < horizon]
+
+
+# ------------------------------------------------------------------ a label's features
+
+def assert_same_dict(got: dict, expected: dict) -> None:
+    """The same keys in the same order (River sums a dot product in its input's order) and the same bits."""
+    assert list(got) == list(expected)
+    assert all(type(v) is float for v in got.values())
+    assert_same_bits(np.array(list(got.values()), dtype=np.float64), np.array(list(expected.values()),
+                                                                               dtype=np.float64))
+
+
+def test_known_features_equal_the_definition(kernel):
+    states = generated_states() + [s for s in EDGE_STATES.values()] + [array("d", F.new_state())]
+    partial = 0
+    for state in states:
+        expected = F.feature_dict(F.feature_row(state))
+        partial += 0 < len(expected) < len(F.FEATURE_NAMES)
+        assert_same_dict(kernel.known_features(state), expected)
+        assert_same_dict(scoring.known_features(state), expected)
+    assert partial, "no state had some features unknown: the NaN branch went untested"
+    assert kernel.known_features(array("d", F.new_state())) == {}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(state=states())
+def test_known_features_equal_the_definition_on_hypothesis_states(kernel, state):
+    assert_same_dict(kernel.known_features(state), F.feature_dict(F.feature_row(state)))
+
+
+def test_known_features_refuse_what_is_no_state(kernel):
+    with pytest.raises(ValueError, match="a state holds 3 doubles"):
+        kernel.known_features(doubles(3))
+    with pytest.raises(TypeError, match="a state must be a C-contiguous"):
+        kernel.known_features(1.0)
+
+
+def test_without_the_kernel_a_label_s_features_come_from_python(monkeypatch):
+    monkeypatch.setattr(scoring, "_kernel", None)
+    state = generated_states()[0]
+    assert_same_dict(scoring.known_features(state), F.feature_dict(F.feature_row(state)))
