@@ -343,9 +343,8 @@ class Detector:
 
     def learn_example(self, x: dict[str, float], is_bot: bool) -> float:
         """One training example, prequentially: score first, then learn. Returns the score."""
-        score = self.model.predict_one(x)
+        score = self.model.score_then_learn(x, is_bot)
         self.quality.update(score, is_bot)
-        self.model.learn_one(x, is_bot)
         return score
 
     def _apply_verdict(self, label: Label, state) -> dict | None:

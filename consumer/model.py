@@ -10,9 +10,11 @@ accounts is scored in one call of :func:`consumer.scoring.linear_scores` (compil
 parameters, and each feature's contribution to the logit is the reason given
 for a flag. Other pipelines (``--model arf`` or ``hat``) are scored one account
 at a time through ``predict_proba_one`` and give no contributions. Each label
-is scored, then learned, through :class:`LinearSteps`: the default pipeline's
-steps run one by one, its head (symlog, the scaler, the clip) compiled in
-``consumer/_pipeline.c``, the model equal to the bit to River's own.
+is scored, then learned, in one call of :meth:`Model.score_then_learn`, through
+:class:`LinearSteps`: the default pipeline's steps run one by one, compiled in
+``consumer/_pipeline.c`` (the head: symlog, the scaler, the clip; and the logistic
+regression's score and SGD step on River's own weights), the model equal to the bit
+to River's own.
 
 Example
 -------
@@ -33,17 +35,18 @@ import math
 
 import numpy as np
 from river import compose, forest, linear_model, optim, preprocessing, tree
+from river.utils import VectorDict
 
 from consumer.scoring import linear_scores
 
 MODEL_KINDS = ("logreg", "arf", "hat")
 
 
-try:  # the pipeline's head compiled (consumer/_pipeline.c): each function below says what it computes
+try:  # the pipeline compiled (consumer/_pipeline.c): each function below says what it computes
     from consumer import _pipeline
 except ImportError:  # not built: the Python definitions run
     _pipeline = None
-#: Whether the default pipeline's head (symlog, the scaler, clip_z) runs compiled.
+#: Whether the default pipeline (symlog, the scaler, clip_z, the logistic regression's SGD) runs compiled.
 COMPILED: bool = _pipeline is not None
 
 
@@ -88,9 +91,9 @@ def scaler_transform(scaler: preprocessing.StandardScaler, x: dict) -> dict:
 
 class LinearSteps:
     """The default linear pipeline, ``symlog | StandardScaler | clip_z | LogisticRegression``, run step by step
-    with the compiled head: what River's ``Pipeline.learn_one`` and ``predict_proba_one`` do for it, bit for
-    bit (the scaler learns an example before transforming it; the two functions learn nothing), without the
-    pipeline's dispatch and at a third of the cost (``tests/test_pipeline_compiled.py`` holds the two equal).
+    with the compiled head and classifier: what River's ``Pipeline.learn_one`` and ``predict_proba_one`` do for
+    it, bit for bit (the scaler learns an example before transforming it; the two functions learn nothing),
+    without the pipeline's dispatch (``tests/test_pipeline_compiled.py`` holds the two equal).
 
     Parameters
     ----------
@@ -103,6 +106,7 @@ class LinearSteps:
     def __init__(self, scaler: preprocessing.StandardScaler, classifier: linear_model.LogisticRegression):
         self.scaler = scaler
         self.classifier = classifier
+        self._sgd = _plain_sgd(classifier)  # (lr, intercept_lr, l2, clip_gradient, weight_pos, weight_neg)
 
     @classmethod
     def of(cls, pipeline) -> LinearSteps | None:
@@ -121,10 +125,55 @@ class LinearSteps:
     def learn_one(self, x: dict, y: bool) -> None:
         x = symlog(x)
         scaler_learn(self.scaler, x)
-        self.classifier.learn_one(clip_z(scaler_transform(self.scaler, x)), y)
+        self._learn(clip_z(scaler_transform(self.scaler, x)), y)
 
     def predict_proba_one(self, x: dict) -> dict:
-        return self.classifier.predict_proba_one(clip_z(scaler_transform(self.scaler, symlog(x))))
+        p = self._probability(clip_z(scaler_transform(self.scaler, symlog(x))))
+        return {False: 1.0 - p, True: p}
+
+    def score_then_learn(self, x: dict, y: bool) -> float:
+        """``predict_proba_one(x)[True]``, then ``learn_one(x, y)``: a label learned prequentially, the symlog
+        taken once."""
+        x = symlog(x)
+        p = self._probability(clip_z(scaler_transform(self.scaler, x)))
+        scaler_learn(self.scaler, x)
+        self._learn(clip_z(scaler_transform(self.scaler, x)), y)
+        return p
+
+    def _probability(self, z: dict) -> float:
+        clf = self.classifier
+        if self._sgd is not None:
+            p = _pipeline.logistic_probability(clf._weights, z, clf.intercept)
+            if p is not None:
+                return p
+        return float(clf.predict_proba_one(z).get(True, 0.0))
+
+    def _learn(self, z: dict, y: bool) -> None:
+        clf = self.classifier
+        if self._sgd is not None:
+            intercept = _pipeline.logistic_learn(clf._weights, z, y, clf.intercept, *self._sgd)
+            if intercept is not None:
+                clf.intercept = intercept
+                clf.optimizer.n_iterations += 1
+                return
+        clf.learn_one(z, y)
+
+
+def _plain_sgd(classifier: linear_model.LogisticRegression) -> tuple | None:
+    """The constants of ``classifier``'s learning step where ``consumer._pipeline.logistic_learn`` computes it
+    as River does (plain SGD at a constant rate, a constant intercept rate, no L1, the log loss, weights that
+    start at zero, in River's VectorDict), else None: River's own methods then run."""
+    optimizer, intercept_lr, loss = classifier.optimizer, classifier.intercept_lr, classifier.loss
+    if (_pipeline is None or type(optimizer) is not optim.SGD or type(optimizer.lr) is not optim.schedulers.Constant
+            or type(intercept_lr) is not optim.schedulers.Constant or classifier.l1 != 0
+            or type(loss) is not optim.losses.Log or type(classifier.initializer) is not optim.initializers.Zeros
+            or type(classifier._weights) is not VectorDict):
+        return None
+    constants = (optimizer.lr.learning_rate, intercept_lr.learning_rate, classifier.l2, classifier.clip_gradient,
+                 loss.weight_pos, loss.weight_neg)
+    if not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in constants):
+        return None
+    return tuple(float(c) for c in constants)
 
 
 def build_pipeline(kind: str = "logreg", seed: int = 42):
@@ -181,12 +230,26 @@ class Model:
 
     def learn_one(self, x: dict[str, float], is_bot: bool) -> None:
         self._steps.learn_one(x, is_bot)
-        self.examples += 1
-        self.examples_by_class[is_bot] += 1
-        self._linear = None
+        self._learned(is_bot)
 
     def predict_one(self, x: dict[str, float]) -> float:
         return float(self._steps.predict_proba_one(x).get(True, 0.0))
+
+    def score_then_learn(self, x: dict[str, float], is_bot: bool) -> float:
+        """:meth:`predict_one`, then :meth:`learn_one`: a label learned prequentially. Returns the score."""
+        steps = self._steps
+        if type(steps) is LinearSteps:
+            score = steps.score_then_learn(x, is_bot)
+        else:
+            score = float(steps.predict_proba_one(x).get(True, 0.0))
+            steps.learn_one(x, is_bot)
+        self._learned(is_bot)
+        return score
+
+    def _learned(self, is_bot: bool) -> None:
+        self.examples += 1
+        self.examples_by_class[is_bot] += 1
+        self._linear = None
 
     # ----------------------------------------------------------- batch scoring
 

@@ -73,12 +73,10 @@ def test_a_rescan_changes_only_the_accounts_it_flags():
     class Alternating:  # scores the crowd 0.9, 0.1, 0.9, ... once it has learned: half of them are flagged
         kind, version, examples, examples_by_class = "alternating", "1", 0, {True: 0, False: 0}
 
-        def predict_one(self, x):
-            return 0.5
-
-        def learn_one(self, x, is_bot):
+        def score_then_learn(self, x, is_bot):
             self.examples += 1
             self.examples_by_class[is_bot] += 1
+            return 0.5
 
         def score_with_contributions(self, rows, names):
             scores = np.where(np.arange(len(rows)) % 2 == 0, 0.9, 0.1) if self.examples else np.full(len(rows), 0.1)

@@ -124,14 +124,79 @@ def test_a_model_learns_through_linear_steps_exactly_as_through_rivers_pipeline(
     examples = generated_examples() * 4
     assert len({len(x) for x, _ in examples}) > 1, "every example has the same features: no key is ever new"
     for n, (x, is_bot) in enumerate(examples):
-        assert struct.pack("<d", model.predict_one(x)) == struct.pack("<d", reference.predict_proba_one(x)[True])
-        model.learn_one(x, is_bot)
+        expected = struct.pack("<d", reference.predict_proba_one(x)[True])
+        if n % 2:  # the detector's way: scored and learned in one call
+            assert struct.pack("<d", model.score_then_learn(x, is_bot)) == expected
+        else:
+            assert struct.pack("<d", model.predict_one(x)) == expected
+            model.learn_one(x, is_bot)
         reference.learn_one(x, is_bot)
         if n % 97 == 0 or n == len(examples) - 1:
             ours, river = model.pipeline["StandardScaler"], reference["StandardScaler"]
             assert stats(ours) == stats(river)
             lr, river_lr = model.pipeline["LogisticRegression"], reference["LogisticRegression"]
             assert bits(lr.weights) == bits(river_lr.weights) and lr.intercept == river_lr.intercept
+            assert lr.optimizer.n_iterations == river_lr.optimizer.n_iterations == n + 1
+    assert model.examples == len(examples)
+
+
+def classifier():
+    return M.build_pipeline("logreg")["LogisticRegression"]
+
+
+def classifier_state(clf) -> tuple:
+    return bits(clf.weights), struct.pack("<d", clf.intercept), clf.optimizer.n_iterations
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_classifier_scores_and_learns_as_river(kernel, seed):
+    """Every branch of the log loss's gradient and of the sigmoid (|raw| past 18 and 30), new keys, missing
+    weights, zeros of both signs; one classifier through LinearSteps, one through River's own methods."""
+    rng = random.Random(seed)
+    ours, river = classifier(), classifier()
+    steps = M.LinearSteps(M.preprocessing.StandardScaler(), ours)
+    assert steps._sgd is not None
+    for step in range(400):
+        scale = rng.choice([1.0, 1.0, 10.0, 60.0])  # large: the raw score passes 18 and 30 either way
+        keys = [f"f{i}" for i in range(15) if rng.random() < 0.8] + ([f"new{step}"] if rng.random() < 0.1 else [])
+        rng.shuffle(keys)
+        z = {k: rng.choice([rng.gauss(0, 1) * scale, 0.0, -0.0, 5.0, -5.0, 1e-310]) for k in keys}
+        y = rng.random() < 0.4
+        p = steps._probability(z)
+        assert type(p) is float and struct.pack("<d", p) == struct.pack("<d", float(river.predict_proba_one(z)[True]))
+        steps._learn(z, y)
+        river.learn_one(z, y)
+        assert classifier_state(ours) == classifier_state(river)
+    assert abs(ours.intercept) > 0 and len(ours.weights) > 15
+
+
+def test_the_compiled_classifier_declines_what_it_does_not_make_and_changes_nothing(kernel):
+    args = (0.0, 0.2, 0.01, 1e-4, 1e12, 1.0, 1.0)
+    weights = {"a": 1}  # a weight that is no float (River's VectorDict holds only floats)
+    assert kernel.logistic_learn(weights, {"a": 1.0}, True, *args) is None and weights == {"a": 1}
+    assert kernel.logistic_probability(weights, {"a": 1.0}, 0.0) is None
+    weights = {"a": 1.0}
+    assert kernel.logistic_learn(weights, {"a": 1}, True, *args) is None and weights == {"a": 1.0}  # an int value
+    assert kernel.logistic_probability(weights, {"a": 1}, 0.0) is None
+    weights = {}
+    assert kernel.logistic_learn(weights, {"a": 1.0}, True, *args) == 0.005 and weights == {"a": 0.1}
+
+
+def test_a_classifier_of_other_settings_is_left_to_river(kernel):
+    clf = M.linear_model.LogisticRegression(optimizer=M.optim.Adam(0.1))
+    steps = M.LinearSteps(M.preprocessing.StandardScaler(), clf)
+    assert steps._sgd is None
+    river = M.linear_model.LogisticRegression(optimizer=M.optim.Adam(0.1))
+    for k in range(20):
+        z = {"a": k / 7, "b": -k / 3}
+        assert steps._probability(z) == river.predict_proba_one(z)[True]
+        steps._learn(z, k % 3 == 0)
+        river.learn_one(z, k % 3 == 0)
+    assert classifier_state(clf) == classifier_state(river)
+    for other in (M.linear_model.LogisticRegression(l2=0.0, l1=0.1),
+                  M.linear_model.LogisticRegression(loss=M.optim.losses.Hinge()),
+                  M.linear_model.LogisticRegression(intercept_lr=M.optim.schedulers.InverseScaling(0.1))):
+        assert M.LinearSteps(M.preprocessing.StandardScaler(), other)._sgd is None
 
 
 def test_other_pipelines_are_learned_by_river_and_a_pickled_model_keeps_its_steps():
