@@ -740,7 +740,79 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(note_tweets_doc,
+"note_tweets(released, partition_of, fetched_at)\n--\n\n"
+"What the service notes of the entries the aligner released, ((topic, partition), offset, item): for each whose\n"
+"item is (tweets, fetched), tweets a list, partition_of[tweet.account_id] = partition of each tweet and, where\n"
+"tweets is not empty, fetched_at[tweets[-1].account_id] = fetched. Returns (how many non-empty such entries,\n"
+"a list of the other entries, in order). decode.note_tweets_python is the definition.");
+
+/* tweet.account_id: its slot where tweet is a Tweet of the bound layout; a new reference, or NULL (error set) */
+static PyObject *
+account_of(PyObject *tweet)
+{
+    if (bound && Py_TYPE(tweet) == tweet_layout.type) {
+        PyObject *account = *(PyObject **)((char *)tweet + tweet_layout.offset[1]);
+        if (account != NULL)
+            return Py_NewRef(account);
+    }
+    return PyObject_GetAttrString(tweet, "account_id");
+}
+
+static PyObject *
+note_tweets(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyList_CheckExact(args[0]) || !PyDict_Check(args[1]) || !PyDict_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "note_tweets(released: list, partition_of: dict, fetched_at: dict)");
+        return NULL;
+    }
+    PyObject *released = args[0], *partition_of = args[1], *fetched_at = args[2];
+    PyObject *others = PyList_New(0);
+    Py_ssize_t noted = 0;
+    if (others == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(released); i++) {
+        PyObject *entry = PyList_GET_ITEM(released, i), *key, *item;
+        if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 3
+                || !PyTuple_CheckExact(key = PyTuple_GET_ITEM(entry, 0)) || PyTuple_GET_SIZE(key) != 2) {
+            PyErr_SetString(PyExc_TypeError, "note_tweets: an entry is not ((topic, partition), offset, item)");
+            goto fail;
+        }
+        item = PyTuple_GET_ITEM(entry, 2);
+        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) == 0 || !PyList_CheckExact(PyTuple_GET_ITEM(item, 0))) {
+            if (PyList_Append(others, entry) < 0) /* a label or a dead letter: the service's loop takes it */
+                goto fail;
+            continue;
+        }
+        if (PyTuple_GET_SIZE(item) != 2) {
+            PyErr_SetString(PyExc_TypeError, "note_tweets: an item of tweets is not (tweets, fetched)");
+            goto fail;
+        }
+        PyObject *tweets = PyTuple_GET_ITEM(item, 0), *partition = PyTuple_GET_ITEM(key, 1), *account = NULL;
+        Py_INCREF(entry); /* a tweet's __eq__ or __hash__ could, in principle, run Python that changes the list */
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(tweets); j++) {
+            Py_XSETREF(account, account_of(PyList_GET_ITEM(tweets, j)));
+            if (account == NULL || PyDict_SetItem(partition_of, account, partition) < 0) {
+                Py_XDECREF(account);
+                Py_DECREF(entry);
+                goto fail;
+            }
+        }
+        int failed = account != NULL && PyDict_SetItem(fetched_at, account, PyTuple_GET_ITEM(item, 1)) < 0;
+        noted += account != NULL;
+        Py_XDECREF(account);
+        Py_DECREF(entry);
+        if (failed)
+            goto fail;
+    }
+    return Py_BuildValue("(nN)", noted, others);
+fail:
+    Py_DECREF(others);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"note_tweets", (PyCFunction)(void (*)(void))note_tweets, METH_FASTCALL, note_tweets_doc},
     {"tweet_run", (PyCFunction)(void (*)(void))tweet_run, METH_FASTCALL, tweet_run_doc},
     {"tweet_v11", tweet_v11, METH_O, tweet_v11_doc},
     {"message_v11", (PyCFunction)(void (*)(void))message_v11, METH_FASTCALL, message_v11_doc},

@@ -642,10 +642,11 @@ try:
 
     _decode.bind(Tweet, Profile, _client, _unescape, _clock_bound, EARLIEST_TS, MAX_ID_CHARS, orjson.loads)
 except (ImportError, TypeError) as e:  # not built (no compiler where it was installed), or for other dataclasses
-    _tweet_v11 = _message_v11 = _tweet_run = None
+    _tweet_v11 = _message_v11 = _tweet_run = _note_tweets = None
     NOT_COMPILED = f"{type(e).__name__}: {e}"
 else:
     _tweet_v11, _message_v11, _tweet_run = _decode.tweet_v11, _decode.message_v11, _decode.tweet_run
+    _note_tweets = _decode.note_tweets
     NOT_COMPILED = ""
 #: Whether v1.1 tweets take the C walk of ``consumer._decode``; if not, the Python path alone decodes them
 #: (the same tweets, about twice the time), and :data:`NOT_COMPILED` says why.
@@ -655,12 +656,13 @@ COMPILED = _tweet_v11 is not None
 @contextmanager
 def _python_only() -> Iterator[None]:
     """Decode with the Python path alone, as where consumer._decode is not built (for tests and benchmarks)."""
-    global _tweet_v11, _message_v11, _tweet_run
-    saved, _tweet_v11, _message_v11, _tweet_run = (_tweet_v11, _message_v11, _tweet_run), None, None, None
+    global _tweet_v11, _message_v11, _tweet_run, _note_tweets
+    saved = _tweet_v11, _message_v11, _tweet_run, _note_tweets
+    _tweet_v11 = _message_v11 = _tweet_run = _note_tweets = None
     try:
         yield
     finally:
-        _tweet_v11, _message_v11, _tweet_run = saved
+        _tweet_v11, _message_v11, _tweet_run, _note_tweets = saved
 
 
 def tweet_run(msgs: list, start: int, topic: str, max_bytes: int, fetched: float) -> tuple | None:
@@ -672,6 +674,33 @@ def tweet_run(msgs: list, start: int, topic: str, max_bytes: int, fetched: float
     message the C declines) or the C is not built: the caller decodes that message itself, with
     :func:`decode_tweets`, which names any error."""
     return None if _tweet_run is None else _tweet_run(msgs, start, topic, max_bytes, fetched)
+
+
+def note_tweets_python(released: list, partition_of: dict, fetched_at: dict) -> tuple[int, list]:
+    """What the service notes of the entries the aligner released, ``((topic, partition), offset, item)``: the
+    input partition of each tweet's account, and when the last tweet of each entry was fetched. Returns how many
+    entries held tweets, and the other entries (labels, dead letters) in order."""
+    noted, others = 0, []
+    for entry in released:
+        (_, partition), _, item = entry
+        if type(item) is not tuple or type(item[0]) is not list:
+            others.append(entry)
+            continue
+        tweets, fetched = item
+        for tweet in tweets:
+            partition_of[tweet.account_id] = partition
+        if tweets:
+            noted += 1
+            fetched_at[tweets[-1].account_id] = fetched
+    return noted, others
+
+
+def note_tweets(released: list, partition_of: dict, fetched_at: dict) -> tuple[int, list]:
+    """:func:`note_tweets_python`, in C where built (a dict store per tweet, a fifth of the service's own Python
+    per batch while tweets flow)."""
+    if _note_tweets is None:
+        return note_tweets_python(released, partition_of, fetched_at)
+    return _note_tweets(released, partition_of, fetched_at)
 
 
 # -------------------------------------------------------------- the entry

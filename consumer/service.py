@@ -54,7 +54,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from consumer.align import Aligner
-from consumer.decode import DecodeError, decode_label, decode_tweets, tweet_run
+from consumer.decode import DecodeError, decode_label, decode_tweets, note_tweets, tweet_run
 from consumer.detector import build_detector
 from consumer.events import Label
 from consumer.kafka.errors import is_transient
@@ -531,21 +531,16 @@ class Service:
             self.waiting = detector.has_open_tick  # the horizon stopped the flush
 
         fetched_at = {}
-        n_tweet_msgs = n_label_msgs = 0
-        for (topic, partition), _, item in released:
+        n_tweet_msgs, others = note_tweets(released, partition_of, fetched_at)
+        n_label_msgs = 0
+        for (topic, partition), _, item in others:
             if type(item) is not tuple:
                 n_label_msgs += 1
                 self.label_partition[id(item)] = partition
-            elif type(item[0]) is not list:
+            else:  # (DecodeError, message)
                 n_tweet_msgs += topic == s.tweets_topic
                 n_label_msgs += topic != s.tweets_topic
                 self._dead_letter(item[1], item[0].reason, str(item[0]))
-            elif item[0]:
-                n_tweet_msgs += 1
-                decoded, fetched = item
-                for tweet in decoded:
-                    partition_of[tweet.account_id] = partition
-                fetched_at[decoded[-1].account_id] = fetched
         m.events_consumed.labels(s.tweets_topic).inc(n_tweet_msgs)
         m.events_consumed.labels(s.labels_topic).inc(n_label_msgs)
         self._emit(result, fetched_at)

@@ -168,3 +168,48 @@ def test_extending_by_a_run_is_adding_each_of_its_entries(seed):
         assert (by_run.buffers, by_run.times, by_run.latest, by_run.at_end, by_run.in_order) == (
             by_entry.buffers, by_entry.times, by_entry.latest, by_entry.at_end, by_entry.in_order)
     assert not by_run.in_order
+
+
+# ------------------------------------------------------------------ what the service notes of a release
+
+def released_entries(seed: int) -> list:
+    """What the aligner releases from the fetched messages: tweets (one a message, and a message of several
+    tweets, and of none), labels, dead letters, interleaved across partitions."""
+    _, aligner = ingested(fetched_messages(seed), python_only=False)
+    released = aligner.release()
+    rng = random.Random(seed)
+    tweets = [i for i, (_, _, item) in enumerate(released) if type(item) is tuple and type(item[0]) is list]
+    for copies, i in zip([0, 3, 2, 0, 3], rng.sample(tweets, 5)):  # v2 messages of several tweets, or of none
+        key, offset, (decoded, fetched) = released[i]
+        released[i] = (key, offset, (decoded * copies, fetched + i))
+    return released
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_noting_a_release_in_c_equals_the_definition(seed):
+    released = released_entries(seed)
+    kinds = {("tweets" if type(e[2]) is tuple and type(e[2][0]) is list and e[2][0] else
+              "none" if type(e[2]) is tuple and type(e[2][0]) is list else
+              "error" if type(e[2]) is tuple else "label") for e in released}
+    assert kinds == {"tweets", "none", "error", "label"}, kinds
+    partition_of, fetched_at = {"old": 9, "a": 5}, {}
+    expected_partition_of, expected_fetched_at = dict(partition_of), {}
+    noted, others = D._note_tweets(released, partition_of, fetched_at)
+    expected = D.note_tweets_python(released, expected_partition_of, expected_fetched_at)
+    assert (noted, others) == expected
+    assert list(partition_of.items()) == list(expected_partition_of.items())  # the same order too
+    assert list(fetched_at.items()) == list(expected_fetched_at.items())
+    assert noted > 0 and all(type(e[2]) is not tuple or type(e[2][0]) is not list for e in others)
+    with D._python_only():
+        assert D.note_tweets(released, {}, {}) == expected
+
+
+def test_noting_a_release_refuses_what_the_aligner_does_not_release():
+    with pytest.raises(TypeError, match="not \\(\\(topic, partition\\), offset, item\\)"):
+        D._note_tweets([("tweets", 0, ([], 1.0))], {}, {})
+    with pytest.raises(TypeError, match="not \\(tweets, fetched\\)"):
+        D._note_tweets([(("tweets", 0), 0, ([], 1.0, "x"))], {}, {})
+    with pytest.raises(TypeError, match="note_tweets\\(released: list"):
+        D._note_tweets((), {}, {})
+    with pytest.raises(AttributeError):  # a tweet without an account: the error comes out
+        D._note_tweets([(("tweets", 0), 0, ([object()], 1.0))], {}, {})
