@@ -303,10 +303,13 @@ class Model:
             return [[] for _ in rows]
         if contributions is None:
             contributions = self.contributions(rows, names)
-        tops = np.argsort(-contributions, axis=1)[:, :top].tolist()
-        # as Python floats first: a start-up flags thousands of accounts a second, and numpy's scalars are slow
+        tops = np.argsort(-contributions, axis=1)[:, :top]
+        # only the top features' values, as Python floats: a rescan flags thousands of accounts at once, and
+        # numpy's scalars (or every feature of every row made a float object) are slow
+        values = np.take_along_axis(rows, tops, axis=1).tolist()
+        contribs = np.take_along_axis(contributions, tops, axis=1).tolist()
         return [
-            [{"feature": names[j], "value": round(row[j], 6), "contribution": round(contrib[j], 6)}
-             for j in order if contrib[j] > 0]
-            for row, contrib, order in zip(rows.tolist(), contributions.tolist(), tops)
+            [{"feature": names[j], "value": round(v, 6), "contribution": round(c, 6)}
+             for j, v, c in zip(order, row, contrib) if c > 0]
+            for order, row, contrib in zip(tops.tolist(), values, contribs)
         ]
