@@ -412,16 +412,15 @@ class Detector:
         tweeted, not a snapshot of the whole population."""
         S = stack_states(states)
         ready = (S[:, F.N] >= self.min_tweets) & (S[:, F.ACTION] != CLEAR)
+        kept = None  # where the ready accounts are in ids and states, if not all are ready
         if not ready.all():
-            S = S[ready]
-            take = ready.tolist()
-            ids = [aid for aid, keep in zip(ids, take) if keep]
-            states = [state for state, keep in zip(states, take) if keep]
-        if not ids:
+            kept = np.flatnonzero(ready)  # (not the lists filtered: a rescan's chunk is 8,192 accounts)
+            S = S[kept]
+        if not len(S):
             return []
         rows = feature_rows(S)
         scores, contributions = self.model.score_with_contributions(rows, F.FEATURE_NAMES)
-        result.scored += len(ids)
+        result.scored += len(S)
         if not rescan:
             result.drift.extend(self.drift.observe_scores(rows, scores, at=self.stream_time))
         n = S[:, F.N]
@@ -432,20 +431,21 @@ class Detector:
         counts = (self.model.examples_by_class[True], self.model.examples_by_class[False])
         actions = self.policy.decide_many(scores, current, counts, precision_at_block, support, block_at, previous, n)
         if not rescan:  # (a tick's accounts are in ``changed`` already: _close_ticks_through put them there)
-            store_scores(states, scores)  # the score is state too: a restored account confirms a block where this would
-        scores = scores.tolist()
+            # the score is state too: a restored account confirms a block where this would
+            store_scores(states if kept is None else [states[k] for k in kept.tolist()], scores)
         flags = []
         flagged = np.flatnonzero(actions != current)
         if not len(flagged):
             return flags
         reasons = self.model.reasons_many(rows[flagged], F.FEATURE_NAMES,
                                           None if contributions is None else contributions[flagged])
-        for i, why in zip(flagged.tolist(), reasons):
-            aid, state = ids[i], states[i]
-            action = int(actions[i])
+        at = (flagged if kept is None else kept[flagged]).tolist()
+        new_actions = actions[flagged].astype(np.int64).tolist()
+        for k, action, score, why in zip(at, new_actions, scores[flagged].tolist(), reasons):
+            aid, state = ids[k], states[k]
             state[F.ACTION] = action
             self.changed.add(aid)  # (a rescan's account changes only here)
-            flag = self._flag(aid, state, action, scores[i], why, state[F.LAST_TS])
+            flag = self._flag(aid, state, action, score, why, state[F.LAST_TS])
             if action == BLOCK:
                 flag["threshold"] = block_at  # the calibrated threshold, not the lowest one allowed
             flags.append(flag)

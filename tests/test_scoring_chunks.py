@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from array import array
+
 import pytest
 
 from consumer import detector as D
@@ -54,3 +56,40 @@ def test_chunked_scoring_gives_the_same_flags_scores_and_drift(events, monkeypat
     assert flags == whole_flags
     assert drift == whole_drift
     assert {a: s.tobytes() for a, s in chunked.accounts.items()} == {a: s.tobytes() for a, s in whole.accounts.items()}
+
+
+@pytest.mark.parametrize("rescan", [False, True])
+def test_a_chunk_of_ready_and_unready_accounts_decides_each_as_scored_alone(events, rescan):
+    """The accounts a chunk leaves out (too few tweets, cleared by a human) sit between those it scores: each
+    flag and each state written must be the scored account's own, as when every account is scored alone."""
+    from consumer import features as F
+    from consumer.detector import BatchResult
+    from consumer.policy import CLEAR
+
+    detector = Detector(Policy(min_labels=5), min_tweets=3)
+    for start in range(0, len(events), 1000):
+        detector.process(events[start:start + 1000])
+    detector.flush()
+    ids = list(detector.accounts)[:400]
+    assert detector.model_ready
+    for k, aid in enumerate(ids):  # reset: every account may be flagged again, some cleared by a human
+        detector.accounts[aid][F.ACTION] = CLEAR if k % 7 == 3 else 0.0
+    originals = {aid: detector.accounts[aid].tobytes() for aid in ids}
+    unready = [aid for aid in ids if detector.accounts[aid][F.N] < 3 or detector.accounts[aid][F.ACTION] == CLEAR]
+    assert 20 < len(unready) < len(ids) - 20
+
+    def decide(chunks):
+        for aid, raw in originals.items():
+            detector.accounts[aid][:] = array("d", raw)
+        flags = []
+        for chunk in chunks:
+            flags += detector._score_chunk(chunk, [detector.accounts[a] for a in chunk], BatchResult(), rescan)
+        for flag in flags:
+            del flag["flagged_at"]
+        return flags, {aid: detector.accounts[aid].tobytes() for aid in ids}
+
+    together = decide([ids])
+    alone = decide([[aid] for aid in ids])
+    assert len(together[0]) > 20, "too few flags to tell"
+    assert together == alone
+    assert not {f["account_id"] for f in together[0]} & set(unready)
