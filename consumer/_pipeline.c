@@ -12,7 +12,9 @@
  *   - the classifier's predict_proba_one and learn_one as river.linear_model.LogisticRegression writes them
  *     for plain SGD at constant rates and the log loss, on its own weights (a VectorDict, read and written
  *     through the mapping protocol): the dot product summed in the input's order from 0.0, a missing weight
- *     read as 0.0, the gradient's L2 term from the weight before the step; exp is libm's, as math's is.
+ *     read as 0.0, the gradient's L2 term from the weight before the step; exp is libm's, as math's is;
+ *   - score_then_learn: all of these for one label, scored then learned, in one call, the intermediate dicts
+ *     kept as C arrays (what the detector calls for every label it learns).
  * -ffp-contract=off keeps a*b-c two roundings, as in Python.
  *
  * A function declines (returns None, and has changed nothing) where its input is not what the pipeline makes:
@@ -310,6 +312,41 @@ static double log_loss_gradient(int y, double raw, double weight_pos, double wei
     return weight * -sign / (exp(z) + 1.0);
 }
 
+/* The learning step's loss gradient for the raw score: the sample weight (1.0) times log_loss_gradient, clamped
+ * as River clamps it, max(min(g, clip), -clip) with Python's min and max */
+static double step_gradient(int y, double raw, double clip_gradient, double weight_pos, double weight_neg)
+{
+    double gradient = log_loss_gradient(y, raw, weight_pos, weight_neg) * 1.0;
+    gradient = clip_gradient < gradient ? clip_gradient : gradient;
+    return -clip_gradient > gradient ? -clip_gradient : gradient;
+}
+
+/* weights[key] = w - lr * (z * gradient + l2 * w): SGD's step on one weight, the L2 term from the weight w
+ * before it. 0, or -1 with an exception set. */
+static int step_weight(PyObject *weights, PyObject *key, double z, double w, double gradient, double lr, double l2)
+{
+    double g = z * gradient;
+    if (l2 != 0.0)
+        g = g + l2 * w;
+    PyObject *updated = PyFloat_FromDouble(w - lr * g);
+    int result = updated == NULL ? -1 : PyObject_SetItem(weights, key, updated);
+    Py_XDECREF(updated);
+    return result;
+}
+
+/* args[at] as the label (its truth) and the `count` floats after it; 0, or -1 with an exception set */
+static int label_and_constants(PyObject *const *args, int at, int count, int *y, double *constants)
+{
+    if ((*y = PyObject_IsTrue(args[at])) < 0)
+        return -1;
+    for (int k = 0; k < count; k++) {
+        constants[k] = PyFloat_AsDouble(args[at + 1 + k]);
+        if (constants[k] == -1.0 && PyErr_Occurred())
+            return -1;
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(logistic_probability_doc,
 "logistic_probability(weights, z, intercept)\n--\n\n"
 "LogisticRegression.predict_proba_one(z)[True], as a float, from the classifier's weights (its VectorDict) and "
@@ -353,15 +390,10 @@ static PyObject *logistic_learn(PyObject *Py_UNUSED(module), PyObject *const *ar
     PyObject *weights = args[0], *z = args[1];
     if (!float_dict(z))
         Py_RETURN_NONE;
-    int y = PyObject_IsTrue(args[2]);
-    if (y < 0)
-        return NULL;
+    int y;
     double param[7];
-    for (int k = 0; k < 7; k++) {
-        param[k] = PyFloat_AsDouble(args[3 + k]);
-        if (param[k] == -1.0 && PyErr_Occurred())
-            return NULL;
-    }
+    if (label_and_constants(args, 2, 7, &y, param) < 0)
+        return NULL;
     double intercept = param[0], lr = param[1], intercept_lr = param[2], l2 = param[3], clip_gradient = param[4];
     double sum;
     int rc = dot(weights, z, &sum); /* reads every weight: a declined call has changed nothing */
@@ -370,26 +402,142 @@ static PyObject *logistic_learn(PyObject *Py_UNUSED(module), PyObject *const *ar
             Py_RETURN_NONE;
         return NULL;
     }
-    double gradient = log_loss_gradient(y, sum + intercept, param[5], param[6]) * 1.0;
-    gradient = clip_gradient < gradient ? clip_gradient : gradient; /* max(min(g, clip), -clip), as Python's */
-    gradient = -clip_gradient > gradient ? -clip_gradient : gradient;
+    double gradient = step_gradient(y, sum + intercept, clip_gradient, param[5], param[6]);
     Py_ssize_t pos = 0;
     PyObject *key, *value;
     while (PyDict_Next(z, &pos, &key, &value)) {
         double w;
-        if (get_weight(weights, key, &w) != 0)
-            return NULL; /* read above: only an error from the VectorDict itself */
-        double g = PyFloat_AS_DOUBLE(value) * gradient;
-        if (l2 != 0.0)
-            g = g + l2 * w;
-        PyObject *updated = PyFloat_FromDouble(w - lr * g);
-        if (updated == NULL || PyObject_SetItem(weights, key, updated) < 0) {
-            Py_XDECREF(updated);
+        if (get_weight(weights, key, &w) != 0 /* read above: only an error from the VectorDict itself */
+                || step_weight(weights, key, PyFloat_AS_DOUBLE(value), w, gradient, lr, l2) < 0)
             return NULL;
-        }
-        Py_DECREF(updated);
     }
     return PyFloat_FromDouble(intercept - intercept_lr * gradient);
+}
+
+/* ------------------------------------------------------------------ a label, scored then learned */
+
+/* What score_then_learn keeps of one feature between its steps (x's key borrowed: x outlives the call) */
+typedef struct {
+    PyObject *key;
+    double symlog, weight, count, mean, var; /* the scaler's statistics after learning, the weight before */
+    long long n;                             /* the count after learning */
+} Feature;
+
+/* The scaler's transform of one feature, clipped: scaler_transform's z (0.0 where the variance is 0), clip's
+ * bound. Inserts the 0.0 defaults River's defaultdicts would (vars, then means where the variance is not 0).
+ * 0, DECLINE or -1. */
+static int transform_clipped(PyObject *means, PyObject *vars, PyObject *key, double value, double bound, double *z)
+{
+    double m, v;
+    int found, rc = get_float(vars, key, &v, &found);
+    if (rc == 0 && !found)
+        rc = set_float(vars, key, 0.0);
+    if (rc == 0 && v < 0.0)
+        rc = DECLINE;
+    *z = 0.0;
+    if (rc == 0 && v != 0.0) {
+        rc = get_float(means, key, &m, &found);
+        if (rc == 0 && !found)
+            rc = set_float(means, key, 0.0);
+        *z = (value - m) / pow(v, 0.5);
+    }
+    *z = *z > bound ? bound : *z < -bound ? -bound : *z;
+    return rc;
+}
+
+PyDoc_STRVAR(score_then_learn_doc,
+"score_then_learn(counts, means, vars, weights, x, y, intercept, bound, lr, intercept_lr, l2, clip_gradient,\n"
+"                 weight_pos, weight_neg)\n--\n\n"
+"A label learned prequentially by the default pipeline, in one call: the probability the pipeline gives x,\n"
+"then its learning step on (x, y), as logistic_probability(clip(scaler_transform(symlog(x)))) and then\n"
+"scaler_learn and logistic_learn compute them, on the scaler's counts, means and vars and the classifier's\n"
+"weights. Returns (probability, new intercept): the caller stores the intercept and counts the optimiser's\n"
+"iteration. None where one of those functions would decline: nothing is learned then (the scaler's 0.0\n"
+"defaults may be in place, as a transform leaves them), and the caller runs the steps one by one.");
+
+static PyObject *score_then_learn(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 14) {
+        PyErr_Format(PyExc_TypeError, "score_then_learn takes 14 arguments, not %zd", nargs);
+        return NULL;
+    }
+    PyObject *counts = args[0], *means = args[1], *vars = args[2], *weights = args[3], *x = args[4];
+    if (!stats_dicts(args, 3) || !float_dict(x))
+        Py_RETURN_NONE;
+    int y;
+    double param[8];
+    if (label_and_constants(args, 5, 8, &y, param) < 0)
+        return NULL;
+    double intercept = param[0], bound = param[1], lr = param[2], intercept_lr = param[3], l2 = param[4];
+    double clip_gradient = param[5];
+    Py_ssize_t size = PyDict_GET_SIZE(x), pos = 0, i = 0;
+    Feature stack_features[64], *f = size <= 64 ? stack_features : PyMem_New(Feature, size);
+    if (f == NULL)
+        return PyErr_NoMemory();
+    PyObject *key, *value, *result = NULL;
+    double sum = 0.0;
+    int rc = 0;
+    /* the score: symlog, the scaler's transform before it learns x, the clip, the dot product (x's order) */
+    while (rc == 0 && PyDict_Next(x, &pos, &key, &value)) {
+        double v = PyFloat_AS_DOUBLE(value), z;
+        f[i].key = key;
+        f[i].weight = 0.0;
+        f[i].symlog = copysign(log1p(fabs(v)), v);
+        rc = transform_clipped(means, vars, key, f[i].symlog, bound, &z);
+        if (rc == 0)
+            rc = get_weight(weights, key, &f[i].weight);
+        sum += f[i].weight * z;
+        i++;
+    }
+    double raw = sum + intercept;
+    double probability = raw < -30 ? 0.0 : raw > 30 ? 1.0 : 1 / (1 + exp(-raw));
+    /* the scaler's statistics after learning x, all read and checked before any is written */
+    for (i = 0; rc == 0 && i < size; i++) {
+        double old_mean, var;
+        int found;
+        rc = get_count(counts, f[i].key, &f[i].n);
+        if (rc == 0)
+            rc = get_float(means, f[i].key, &old_mean, &found);
+        if (rc == 0)
+            rc = get_float(vars, f[i].key, &var, &found);
+        if (rc == 0) {
+            double xi = f[i].symlog;
+            f[i].n += 1;
+            f[i].count = (double)f[i].n;
+            f[i].mean = old_mean + (xi - old_mean) / f[i].count;
+            f[i].var = var + ((xi - old_mean) * (xi - f[i].mean) - var) / f[i].count;
+            if (f[i].var < 0.0) /* the transform after learning would decline: left to the steps */
+                rc = DECLINE;
+        }
+    }
+    if (rc != 0)
+        goto done;
+    /* learn: the scaler, then the classifier on the transform after it (the weights as read above) */
+    sum = 0.0;
+    for (i = 0; i < size; i++) {
+        PyObject *n_obj = PyLong_FromLongLong(f[i].n);
+        if (n_obj == NULL || PyDict_SetItem(counts, f[i].key, n_obj) < 0) {
+            Py_XDECREF(n_obj);
+            goto done;
+        }
+        Py_DECREF(n_obj);
+        if (set_float(means, f[i].key, f[i].mean) < 0 || set_float(vars, f[i].key, f[i].var) < 0)
+            goto done;
+        double z = f[i].var != 0.0 ? (f[i].symlog - f[i].mean) / pow(f[i].var, 0.5) : 0.0;
+        f[i].symlog = z > bound ? bound : z < -bound ? -bound : z; /* from here on: the clipped z */
+        sum += f[i].weight * f[i].symlog;
+    }
+    double gradient = step_gradient(y, sum + intercept, clip_gradient, param[6], param[7]);
+    for (i = 0; i < size; i++)
+        if (step_weight(weights, f[i].key, f[i].symlog, f[i].weight, gradient, lr, l2) < 0)
+            goto done;
+    result = Py_BuildValue("(dd)", probability, intercept - intercept_lr * gradient);
+done:
+    if (f != stack_features)
+        PyMem_Free(f);
+    if (rc == DECLINE)
+        Py_RETURN_NONE;
+    return result;
 }
 
 /* ------------------------------------------------------------------ the module */
@@ -402,6 +550,7 @@ static PyMethodDef methods[] = {
     {"logistic_probability", (PyCFunction)(void (*)(void))logistic_probability, METH_FASTCALL,
      logistic_probability_doc},
     {"logistic_learn", (PyCFunction)(void (*)(void))logistic_learn, METH_FASTCALL, logistic_learn_doc},
+    {"score_then_learn", (PyCFunction)(void (*)(void))score_then_learn, METH_FASTCALL, score_then_learn_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -132,8 +132,17 @@ class LinearSteps:
         return {False: 1.0 - p, True: p}
 
     def score_then_learn(self, x: dict, y: bool) -> float:
-        """``predict_proba_one(x)[True]``, then ``learn_one(x, y)``: a label learned prequentially, the symlog
-        taken once."""
+        """``predict_proba_one(x)[True]``, then ``learn_one(x, y)``: a label learned prequentially, in one call
+        of ``consumer._pipeline.score_then_learn`` where it takes it, else step by step with the symlog taken
+        once."""
+        if self._sgd is not None:
+            scaler, clf = self.scaler, self.classifier
+            done = _pipeline.score_then_learn(scaler.counts, scaler.means, scaler.vars, clf._weights, x, y,
+                                              clf.intercept, Z_CLIP, *self._sgd)
+            if done is not None:
+                p, clf.intercept = done
+                clf.optimizer.n_iterations += 1
+                return p
         x = symlog(x)
         p = self._probability(clip_z(scaler_transform(self.scaler, x)))
         scaler_learn(self.scaler, x)

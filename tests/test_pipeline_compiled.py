@@ -140,6 +140,46 @@ def test_a_model_learns_through_linear_steps_exactly_as_through_rivers_pipeline(
     assert model.examples == len(examples)
 
 
+def test_what_the_one_call_declines_is_learned_step_by_step_as_river_learns_it(kernel):
+    """A count that is no int (a scaler from elsewhere), a value that is no float: the one call declines,
+    learns nothing, and the steps (or River) learn the label; the model stays River's to the bit."""
+    model, reference = M.Model(), river_pipeline()
+    examples = generated_examples()[:60]
+    steps = model._steps
+    scaler, clf = steps.scaler, steps.classifier
+
+    def one_call(x, y):
+        return kernel.score_then_learn(scaler.counts, scaler.means, scaler.vars, clf._weights, x, y, clf.intercept,
+                                       M.Z_CLIP, *steps._sgd)
+
+    def learn(x, y):
+        expected = struct.pack("<d", reference.predict_proba_one(x)[True])
+        assert struct.pack("<d", model.score_then_learn(x, y)) == expected
+        reference.learn_one(x, y)
+
+    for x, y in examples[:30]:
+        learn(x, y)
+    x, y = examples[30]
+    key = next(iter(x))
+    for s in (scaler, reference["StandardScaler"]):
+        s.counts[key] = float(s.counts[key])
+    n_iterations, weights = clf.optimizer.n_iterations, bits(clf.weights)
+    assert one_call(x, y) is None
+    assert (clf.optimizer.n_iterations, bits(clf.weights)) == (n_iterations, weights), "a declined call learned"
+    for x, y in examples[30:45]:
+        learn(x, y)
+    x, y = examples[45]
+    odd = {**x, key: 3}  # an int
+    assert one_call(odd, y) is None
+    learn(odd, y)
+    for x, y in examples[46:]:
+        learn(x, y)
+    assert stats(scaler) == stats(reference["StandardScaler"])
+    river_lr = reference["LogisticRegression"]
+    assert bits(clf.weights) == bits(river_lr.weights) and clf.intercept == river_lr.intercept
+    assert clf.optimizer.n_iterations == river_lr.optimizer.n_iterations == len(examples)
+
+
 def classifier():
     return M.build_pipeline("logreg")["LogisticRegression"]
 
