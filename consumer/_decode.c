@@ -470,7 +470,7 @@ build_tweet(PyObject *obj) /* decode._from_v11's common case; NULL declines */
     /* field by field, in order, up to the first that declines (&& sequences them), so that no Python
      * callback runs with an error set */
     (void)((f[0] = ident(obj))
-           && (f[1] = ident(user)) && (PyUnicode_InternInPlace(&f[1]), 1)
+           && (f[1] = ident(user))
            && (f[2] = PyFloat_FromDouble(ts))
            /* a retweet's own text is "RT @author: " and a cut; what it spreads is the original's */
            && (f[3] = retweeted != NULL ? content_v11(retweeted, get(obj, KEY(entities)), &entities)
