@@ -50,7 +50,7 @@ class RollingQuality:
         self.policy = policy
         self.block_threshold = policy.block_threshold if policy is not None else block_threshold
         # running counts over the window, so the policy can ask on every scoring at no cost
-        self._flagged = self._flagged_bots = self._blockable = self._blockable_bots = 0
+        self._flagged = self._flagged_bots = self._blockable = self._blockable_bots = self._bots = 0
         self._evidence: tuple[float, float, int] | None = None  # calibrated figures, until the next update
         self._rank_by_class()
 
@@ -67,6 +67,7 @@ class RollingQuality:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         if "_twice_u" not in state:  # pickled (in a model snapshot) before the classes' sorted scores were kept
+            self._bots = sum(is_bot for _, is_bot in self.pairs)
             self._rank_by_class()
 
     def _rank(self, score: float, is_bot: bool, sign: int) -> None:
@@ -82,6 +83,7 @@ class RollingQuality:
         self._twice_u += sign * (2 * wins + above - below)
 
     def _count(self, score: float, is_bot: bool, sign: int) -> None:
+        self._bots += sign * is_bot
         if score >= self.threshold:
             self._flagged += sign
             self._flagged_bots += sign * is_bot
@@ -159,8 +161,7 @@ class RollingQuality:
 
     @property
     def recall(self) -> float:
-        bots = len(self._bot_scores)
-        return self._flagged_bots / bots if bots else float("nan")
+        return self._flagged_bots / self._bots if self._bots else float("nan")
 
     @property
     def roc_auc(self) -> float:

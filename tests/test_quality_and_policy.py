@@ -55,10 +55,13 @@ def test_running_roc_auc_and_recall_equal_the_sorted_window_at_every_update(seed
     for step in range(600):
         is_bot = rng.random() < (0.9 if step < 100 else 0.4)  # a window of one class first: NaN
         score = round(rng.random(), 1) if rng.random() < 0.5 else rng.random()  # ties and distinct scores
+        if 300 <= step < 310:
+            score = math.nan  # no score: counted a bot in recall's denominator, ranked nowhere
         q.update(score, is_bot)
         pairs = list(q.pairs)
         bots = [s for s, b in pairs if b]
-        expected = sorted_auc(pairs)
+        ranked = [(s, b) for s, b in pairs if s == s]
+        expected = sorted_auc(ranked)
         assert q.roc_auc == expected or (math.isnan(q.roc_auc) and math.isnan(expected))
         if bots:
             assert q.recall == sum(s >= 0.5 for s in bots) / len(bots)
@@ -72,7 +75,7 @@ def test_a_window_pickled_without_its_ranks_rebuilds_them():
     for _ in range(80):
         q.update(round(rng.random(), 2), rng.random() < 0.5)
     state = copy.deepcopy(q.__dict__)  # (as a pickled snapshot: nothing shared with q)
-    for kept in ("_bot_scores", "_human_scores", "_twice_u"):
+    for kept in ("_bot_scores", "_human_scores", "_twice_u", "_bots"):
         del state[kept]
     old = RollingQuality.__new__(RollingQuality)
     old.__setstate__(state)
