@@ -299,7 +299,7 @@ static int dot(PyObject *weights, PyObject *z, double *sum)
     return 0;
 }
 
-/* The sample's weight times optim.losses.Log.gradient(y_true, raw), for a bool y_true, as River writes it
+/* optim.losses.Log.gradient(y_true, raw) with the loss's class weights, for a bool y_true, as River writes it
  * (y_true mapped to +1 or -1) */
 static double log_loss_gradient(int y, double raw, double weight_pos, double weight_neg)
 {
