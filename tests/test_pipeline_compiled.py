@@ -196,18 +196,24 @@ def test_the_classifier_scores_and_learns_as_river(kernel, seed):
     ours, river = classifier(), classifier()
     steps = M.LinearSteps(M.preprocessing.StandardScaler(), ours)
     assert steps._sgd is not None
+    branches = set()
     for step in range(400):
         scale = rng.choice([1.0, 1.0, 10.0, 60.0])  # large: the raw score passes 18 and 30 either way
         keys = [f"f{i}" for i in range(15) if rng.random() < 0.8] + ([f"new{step}"] if rng.random() < 0.1 else [])
         rng.shuffle(keys)
         z = {k: rng.choice([rng.gauss(0, 1) * scale, 0.0, -0.0, 5.0, -5.0, 1e-310]) for k in keys}
         y = rng.random() < 0.4
+        raw = river._raw_dot_one(z)
+        branches.add((y, raw > 30, raw < -30, abs(raw) > 18))
         p = steps._probability(z)
         assert type(p) is float and struct.pack("<d", p) == struct.pack("<d", float(river.predict_proba_one(z)[True]))
         steps._learn(z, y)
         river.learn_one(z, y)
         assert classifier_state(ours) == classifier_state(river)
     assert abs(ours.intercept) > 0 and len(ours.weights) > 15
+    for y in (True, False):  # the sigmoid's and the gradient's branches, for either label
+        assert {(y, True, False, True), (y, False, True, True), (y, False, False, True), (y, False, False, False)} \
+            <= branches, branches
 
 
 def test_the_compiled_classifier_declines_what_it_does_not_make_and_changes_nothing(kernel):
