@@ -7,10 +7,11 @@ from array import array
 import pytest
 
 from consumer import detector as D
+from consumer import features as F
 from consumer.decode import decode_label, decode_tweets
-from consumer.detector import Detector
+from consumer.detector import BatchResult, Detector
 from consumer.detector import feature_rows
-from consumer.policy import Policy
+from consumer.policy import CLEAR, Policy
 from producers.generate import Generator
 
 
@@ -62,10 +63,6 @@ def test_chunked_scoring_gives_the_same_flags_scores_and_drift(events, monkeypat
 def test_a_chunk_of_ready_and_unready_accounts_decides_each_as_scored_alone(events, rescan):
     """The accounts a chunk leaves out (too few tweets, cleared by a human) sit between those it scores: each
     flag and each state written must be the scored account's own, as when every account is scored alone."""
-    from consumer import features as F
-    from consumer.detector import BatchResult
-    from consumer.policy import CLEAR
-
     detector = Detector(Policy(min_labels=5), min_tweets=3)
     for start in range(0, len(events), 1000):
         detector.process(events[start:start + 1000])
