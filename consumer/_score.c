@@ -493,16 +493,11 @@ static int put(PyObject *dict, const char *name, PyObject *value)
     return result;
 }
 
-static PyObject *feature_names(void)
+static PyObject *feature_names(void) /* feature_name_objects as a tuple (made before the module) */
 {
     PyObject *names = PyTuple_New(NF);
-    for (int j = 0; names != NULL && j < NF; j++) {
-        PyObject *name = PyUnicode_FromString(FEATURE_NAMES[j]);
-        if (name == NULL)
-            Py_CLEAR(names);
-        else
-            PyTuple_SET_ITEM(names, j, name);
-    }
+    for (int j = 0; names != NULL && j < NF; j++)
+        PyTuple_SET_ITEM(names, j, Py_NewRef(feature_name_objects[j]));
     return names;
 }
 
