@@ -228,6 +228,15 @@ class Service:
             "isolation.level": "read_committed",
             "partition.assignment.strategy": "range",  # co-partitioned: tweets[p] and labels[p] go together
             "fetch.queue.backoff.ms": 10,
+            # a fetch returns once 64 KiB are there or after 10 ms, not at each of the producers' batches: at the
+            # bench's half load our fetches fell from 180-360 to about 75 a second, and the broker, sharing a core
+            # with its producers, took about half as long over a transaction's commit (101 to 116 ms on average, 54
+            # and 67 in two runs), the largest part of a flag's wait. It adds at most 10 ms to an event's. (At
+            # librdkafka's 500 ms, while the tweets' partitions were paused (_apply_backpressure) a fetch of the
+            # others waited that long for data and held the next fetch back: in batches of 20, 50,000 tweets took
+            # two minutes in tests/test_scale_out.py; 3 s at 10 ms.)
+            "fetch.min.bytes": 65536,
+            "fetch.wait.max.ms": 10,
             "enable.partition.eof": True,  # the aligner must know when a partition has no more to give
             "statistics.interval.ms": 5000,
             "stats_cb": self.metrics.on_stats,

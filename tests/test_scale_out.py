@@ -26,9 +26,11 @@ from support import botwatch_env, wait_for
 pytestmark = pytest.mark.broker
 
 TWEETS, ACCOUNTS = 50_000, 1_500
-# small batches, one transaction each: slow enough that the join and the kill fall mid-stream (decisions are
-# taken in event time, so how the stream is cut into batches and transactions must not matter)
-PACE = ("--batch-size", "20", "--checkpoint-interval", "0")
+# one event a batch and a checkpoint whenever no commit is in flight: slow enough that the join and the kill fall
+# mid-stream (decisions are taken in event time, so how the stream is cut into batches and transactions must not
+# matter). Batches of 20 were slow enough only while every fetch could wait 500 ms for data (librdkafka's default
+# fetch.wait.max.ms); at the service's 10 ms one consumer took the whole stream before a second joined
+PACE = ("--batch-size", "1", "--checkpoint-interval", "0")
 # instances learning from one another move one tick at a time while they are level (README, "Delivery
 # guarantees and state"): ten-minute ticks keep the run short; the reference uses the same
 TICK = ("--tick", "600")
