@@ -66,8 +66,10 @@ class RollingQuality:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        if "_twice_u" not in state:  # pickled (in a model snapshot) before the classes' sorted scores were kept
+        # a window pickled (in a model snapshot) before these were kept: each derived from the pairs
+        if "_bots" not in state:
             self._bots = sum(is_bot for _, is_bot in self.pairs)
+        if "_twice_u" not in state:
             self._rank_by_class()
 
     def _rank(self, score: float, is_bot: bool, sign: int) -> None:

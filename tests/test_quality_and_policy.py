@@ -69,13 +69,15 @@ def test_running_roc_auc_and_recall_equal_the_sorted_window_at_every_update(seed
             assert math.isnan(q.recall)
 
 
-def test_a_window_pickled_without_its_ranks_rebuilds_them():
+@pytest.mark.parametrize("missing", [("_bot_scores", "_human_scores", "_twice_u", "_bots"), ("_bots",)],
+                         ids=["before the ranks", "before the bot count"])
+def test_a_window_pickled_without_its_ranks_rebuilds_them(missing):
     rng = random.Random(8)
     q = RollingQuality(window=50)
     for _ in range(80):
         q.update(round(rng.random(), 2), rng.random() < 0.5)
     state = copy.deepcopy(q.__dict__)  # (as a pickled snapshot: nothing shared with q)
-    for kept in ("_bot_scores", "_human_scores", "_twice_u", "_bots"):
+    for kept in missing:
         del state[kept]
     old = RollingQuality.__new__(RollingQuality)
     old.__setstate__(state)
