@@ -1,12 +1,14 @@
 """Time per decode_tweets, with the C walk of v1.1 tweets and with the Python path alone, side by side.
 
 :func:`consumer.decode.decode_tweets` hands a message to
-``consumer._decode.message_v11`` first (the size check, ``orjson.loads`` and the
-walk of a v1.1 tweet, ``tweet_v11``); the Python path decodes what it declines
-(and everything under ``decode._python_only()``, as where the module is not
-built). Both are timed on the same messages in one run, alternately, best of
-``--repeat`` rounds of CPU time of this process (so that other load on the
-machine counts little), beside ``orjson.loads`` alone, the floor of either:
+``consumer._decode.message_v11`` first (the size check, then the scanner,
+``scan_v11``, which makes the Tweet from the bytes; where it declines,
+``orjson.loads`` and the walk of the dict, ``tweet_v11``); the Python path
+decodes what those decline (and everything under ``decode._python_only()``, as
+where the module is not built). Both are timed on the same messages in one run,
+alternately, best of ``--repeat`` rounds of CPU time of this process (so that
+other load on the machine counts little), beside ``orjson.loads`` alone and
+``orjson.loads`` with the walk (the C path before the scanner):
 
 * v1.1: the first ``--tweets`` tweets of a stream cached by ``botwatch bench``
   (``--stream``), or the generator's v1.1 output where there is none;
@@ -14,7 +16,7 @@ machine counts little), beside ``orjson.loads`` alone, the floor of either:
   each), which the C looks at and declines: they must not get slower.
 
 Before timing it checks that both give the same tweets on every message, and
-counts the v1.1 tweets the C declined.
+counts the v1.1 tweets the walk and the scanner declined.
 
 Run::
 
@@ -67,9 +69,16 @@ def seconds_per_message(decode, messages: list[bytes], repeat: int) -> float:
     return best / len(messages)
 
 
-def declined(messages: list[bytes]) -> int:
+def declined(messages: list[bytes]) -> tuple[int, int]:
+    """How many the walk of orjson's dict declines, and how many the scanner declines."""
     D._refresh_clock_bound()
-    return sum(D._tweet_v11(obj) is None for obj in map(orjson.loads, messages))
+    return (sum(D._tweet_v11(obj) is None for obj in map(orjson.loads, messages)),
+            sum(D._decode.scan_v11(m) is None for m in messages))
+
+
+def walk(raw: bytes):
+    """The C path before the scanner: orjson's dict, then the walk."""
+    return D._tweet_v11(orjson.loads(raw))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,21 +95,23 @@ def main(argv: list[str] | None = None) -> int:
     v11 = streamed(args.stream, args.tweets) if args.stream.exists() else generated("v1", args.tweets)
     sets = {f"v1.1 ({'stream' if args.stream.exists() else 'generated'})": v11,
             "compact": generated("compact", args.other), "v2": generated("v2", args.other)}
-    print(f"C declined {declined(v11):,} of {len(v11):,} v1.1 tweets")
-    print(f"{'format':20}{'messages':>10}{'bytes/msg':>11}{'orjson us':>11}{'python us':>11}{'compiled us':>13}"
-          f"{'speed-up':>10}")
+    walked, scanned = declined(v11)
+    print(f"of {len(v11):,} v1.1 tweets the walk declined {walked:,}, the scanner {scanned:,}")
+    print(f"{'format':20}{'messages':>10}{'bytes/msg':>11}{'orjson us':>11}{'python us':>11}{'walk us':>9}"
+          f"{'compiled us':>13}{'speed-up':>10}")
     for name, messages in sets.items():
         for m in messages:  # the same tweets, and the caches warm for both
             assert D.decode_tweets(m) == decode_python(m), m[:200]
-        loads = python = compiled = float("inf")
-        for _ in range(2):  # alternately, so that a change in the machine's speed falls on both
+        loads = python = walked = compiled = float("inf")
+        for _ in range(2):  # alternately, so that a change in the machine's speed falls on each
             loads = min(loads, seconds_per_message(orjson.loads, messages, args.repeat))
+            walked = min(walked, seconds_per_message(walk, messages, args.repeat))
             with D._python_only():
                 python = min(python, seconds_per_message(D.decode_tweets, messages, args.repeat))
             compiled = min(compiled, seconds_per_message(D.decode_tweets, messages, args.repeat))
         size = sum(map(len, messages)) / len(messages)
         print(f"{name:20}{len(messages):>10,}{size:>11,.0f}{loads * 1e6:>11.2f}{python * 1e6:>11.2f}"
-              f"{compiled * 1e6:>13.2f}{python / compiled:>9.2f}x")
+              f"{walked * 1e6:>9.2f}{compiled * 1e6:>13.2f}{python / compiled:>9.2f}x")
     return 0
 
 

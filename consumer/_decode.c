@@ -2,7 +2,9 @@
  *
  * decode_tweets spends most of a v1.1 tweet's time walking the orjson dict in
  * Python and building the Tweet and Profile dataclasses. tweet_v11(obj) does that
- * walk here, for the tweets that the generator, the bench and real streams send.
+ * walk here, for the tweets that the generator, the bench and real streams send;
+ * scan_v11(raw), further down, does the same from the message's bytes without
+ * orjson's dict, and message_v11 tries it first.
  *
  * The Python path is the definition. tweet_v11 either returns a Tweet equal to
  * what _from_v11(obj) returns (every field, of the same type), or None: it
@@ -20,6 +22,10 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h> /* T_OBJECT_EX: the kind of member a __slots__ field is */
+#include <stdint.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <string.h>
 
 /* A v1.1 created_at, "Wed Oct 10 20:19:24 +0000 2018", is this long (decode._V11_LEN). */
@@ -195,12 +201,20 @@ month_days(int y, int m)
 /* Epoch seconds of a v1.1 created_at, as decode._v11_seconds computes them, into *out; 0 where
  * that raises. The text is 30 characters at fixed places (V11_TIME's regex with \Z), so each
  * field is checked where it stands; only ASCII can match, so other text is refused unread. */
+static int v11_seconds_of(const char *s, double *out);
+
 static int
 v11_seconds(PyObject *text, double *out)
 {
     if (!PyUnicode_CheckExact(text) || PyUnicode_GET_LENGTH(text) != V11_LEN || !PyUnicode_IS_ASCII(text))
         return 0;
-    const char *s = (const char *)PyUnicode_1BYTE_DATA(text);
+    return v11_seconds_of((const char *)PyUnicode_1BYTE_DATA(text), out);
+}
+
+/* v11_seconds of V11_LEN bytes of text (the scanner's, which are ASCII only if a time can be read from them) */
+static int
+v11_seconds_of(const char *s, double *out)
+{
     int month, day, hour, minute, second, oh, om, year;
     if (index_of(s, "MonTueWedThuFriSatSun", 7) < 0 || s[3] != ' ' || (month = index_of(s + 4,
             "JanFebMarAprMayJunJulAugSepOctNovDec", 12) + 1) == 0 || s[7] != ' ' || !digits(s + 8, 2, &day)
@@ -221,15 +235,20 @@ v11_seconds(PyObject *text, double *out)
 /* The tweet's time, if the Python path would accept it without a fresh look at the clock: within
  * EARLIEST_TS .. decode._clock_bound[0]. A later time is declined, and the Python path refreshes the
  * bound (so the first tweet after start-up, with the bound still 0, takes the Python path). */
+static int in_clock_bounds(double ts);
+
 static int
 tweet_time(PyObject *created, double *ts)
 {
-    if (created == NULL || !v11_seconds(created, ts))
-        return 0;
+    return created != NULL && v11_seconds(created, ts) && in_clock_bounds(*ts);
+}
+
+static int
+in_clock_bounds(double ts)
+{
     PyObject *latest = PyList_CheckExact(clock_bound) && PyList_GET_SIZE(clock_bound) > 0
                            ? PyList_GET_ITEM(clock_bound, 0) : NULL;
-    return latest != NULL && PyFloat_CheckExact(latest) && earliest_ts <= *ts
-           && *ts <= PyFloat_AS_DOUBLE(latest);
+    return latest != NULL && PyFloat_CheckExact(latest) && earliest_ts <= ts && ts <= PyFloat_AS_DOUBLE(latest);
 }
 
 /* ------------------------------------------------------- lenient fields
@@ -324,22 +343,37 @@ profile_v11(PyObject *user) /* decode._profile_v11 */
     return instance(&profile_layout, f, N_PROFILE);
 }
 
+/* text (a str), or _unescape(text) where it has an '&' to unescape: a new reference, NULL to decline */
+static PyObject *
+unescaped(PyObject *text)
+{
+    if (PyUnicode_FindChar(text, '&', 0, PyUnicode_GET_LENGTH(text), 1) < 0)
+        return new_ref(text);
+    PyObject *out = PyObject_CallOneArg(unescape_fn, text); /* rare: _unescape itself does the replacing */
+    if (out != NULL && !PyUnicode_CheckExact(out))
+        Py_CLEAR(out);
+    return out;
+}
+
+/* text (stolen) cut to [start, end) where 0 <= start <= end: code points, an end past the text clipped */
+static PyObject *
+cut(PyObject *text, Py_ssize_t start, Py_ssize_t end)
+{
+    if (!(0 <= start && start <= end))
+        return text;
+    PyObject *out = PyUnicode_Substring(text, start, end);
+    Py_DECREF(text);
+    return out;
+}
+
 /* decode._display: the text, unescaped, cut to display_text_range where that is two ints in order. */
 static PyObject *
 display(PyObject *text, PyObject *range)
 {
     if (text == NULL || !PyUnicode_CheckExact(text))
         return new_ref(empty_str);
-    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
-    if (PyUnicode_FindChar(text, '&', 0, len, 1) >= 0) { /* rare: _unescape itself does the replacing */
-        text = PyObject_CallOneArg(unescape_fn, text);
-        if (text == NULL || !PyUnicode_CheckExact(text)) {
-            Py_XDECREF(text);
-            return NULL;
-        }
-    }
-    else
-        Py_INCREF(text);
+    if ((text = unescaped(text)) == NULL)
+        return NULL;
     if (range == NULL || !PyList_CheckExact(range) || PyList_GET_SIZE(range) != 2
         || !PyLong_CheckExact(PyList_GET_ITEM(range, 0)) || !PyLong_CheckExact(PyList_GET_ITEM(range, 1)))
         return text;
@@ -350,11 +384,7 @@ display(PyObject *text, PyObject *range)
         Py_DECREF(text);
         return NULL;
     }
-    if (!(0 <= start && start <= end))
-        return text;
-    PyObject *cut = PyUnicode_Substring(text, start, end); /* code points, an end past the text clipped */
-    Py_DECREF(text);
-    return cut;
+    return cut(text, start, end);
 }
 
 /* decode._content_v11: the display text (new reference, NULL to decline) and, through *entities,
@@ -502,6 +532,770 @@ tweet_v11(PyObject *module, PyObject *obj)
     return tweet;
 }
 
+/* ---------------------------------------------------------------- the scanner
+ *
+ * scan_v11(raw) makes the Tweet of a message holding one v1.1 tweet straight from its bytes, as
+ * tweet_v11(orjson.loads(raw)) makes it, without the dicts, lists and strs that orjson builds for
+ * every value (two thirds of a tweet's decoding, where the walk is the other third). It reads the
+ * document once. It checks all of it on the terms of orjson.loads, or stricter: JSON's grammar,
+ * valid UTF-8, escapes with no lone surrogate, no number whose double could be infinite (it declines
+ * any exponent, and any number longer than MAX_NUMBER), nesting well under orjson's limit, nothing after
+ * the document but whitespace. In the objects the walk reads (the tweet, and under it what the walk's
+ * keys hold) it notes where the value of each of those keys is; everything else is only checked. The
+ * fields are then made from those values by the walk's own rules, in the walk's order.
+ *
+ * It declines, and message_v11 falls back on orjson and tweet_v11, wherever it would have to reason
+ * about a rarer case: a key of the walk repeated in one object (a dict keeps the last), an escaped key
+ * in such an object, an escaped created_at or id_str, a count or index that is a float or has more
+ * than 18 digits, and more than MAX_OBJECTS objects or MAX_ITEMS link entities noted. tests/
+ * test_decode_scan.py holds it to the Python path on the same bytes, and to orjson's refusals. */
+
+#define MAX_DEPTH 64     /* orjson refuses at 1024 */
+#define MAX_NUMBER 40    /* characters: without an exponent, a double of that many digits is finite */
+#define MAX_OBJECTS 24   /* objects noted in one tweet */
+#define MAX_ITEMS 32     /* link entities (entries of a urls list) noted in one tweet */
+#define MAX_PAIRS 32     /* first two items of the other lists noted (a display_text_range is read) */
+
+enum { J_ABSENT, J_STRING, J_NUMBER, J_TRUE, J_FALSE, J_NULL, J_OBJECT, J_ARRAY };
+
+typedef struct {
+    unsigned char kind;
+    unsigned char escaped; /* a string with a backslash in its bytes */
+    unsigned char ascii;   /* a string whose bytes are all ASCII */
+    unsigned char integer; /* a number with no fraction */
+    unsigned char truthy;  /* bool() of the value orjson would make */
+    const char *p;         /* a string's bytes between its quotes; a number's text */
+    Py_ssize_t n;          /* their length */
+    Py_ssize_t items;      /* an array's items, an object's members */
+    int index;             /* an object: its Noted; a urls array: its first in items[]; another array: pairs[] */
+} Value;
+
+typedef struct {
+    uint64_t seen; /* bit k: values[k] holds key k's value */
+    Value values[N_KEYS];
+} Noted;
+
+typedef struct {
+    const unsigned char *p, *end;
+    Noted objects[MAX_OBJECTS];
+    int n_objects;
+    int items[MAX_ITEMS]; /* the noted urls lists' entries that are objects: their Noted, list by list */
+    int n_items;
+    Value pairs[MAX_PAIRS][2];
+    int n_pairs;
+} Scan;
+
+_Static_assert(N_KEYS <= 64, "Noted.seen has a bit per key");
+
+#define KEY_TEXT(k) #k,
+static const char *const key_names[N_KEYS] = {KEYS(KEY_TEXT)};
+/* the bytes a string's scan stops at: the quote, a backslash, a control character, a byte past ASCII */
+static unsigned char stops_string[256];
+/* the keys of each length (keys are at most 31 bytes), each list ended by -1 */
+static int keys_of_length[32][N_KEYS + 1];
+
+static void
+init_scanner(void)
+{
+    for (int c = 0; c < 256; c++)
+        stops_string[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+    for (int n = 0; n < 32; n++)
+        keys_of_length[n][0] = -1;
+    for (int k = 0; k < N_KEYS; k++) {
+        size_t n = strlen(key_names[k]);
+        int *slot = keys_of_length[n];
+        while (*slot >= 0)
+            slot++;
+        slot[0] = k;
+        slot[1] = -1;
+    }
+}
+
+static int
+key_index_of(const unsigned char *p, Py_ssize_t n)
+{
+    if (n >= 32)
+        return -1;
+    for (const int *k = keys_of_length[n]; *k >= 0; k++) /* (the first byte tells most apart: memcmp is a call) */
+        if (key_names[*k][0] == (char)p[0] && memcmp(p, key_names[*k], (size_t)n) == 0)
+            return *k;
+    return -1;
+}
+
+static inline void
+skip_space(Scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+        s->p++;
+}
+
+static inline int
+hex4(const unsigned char *p, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+            v |= (c | 0x20) - 'a' + 10;
+        else
+            return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/* The length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0: no overlong form, no surrogate,
+ * nothing past U+10FFFF, as orjson requires. */
+static inline int
+utf8_sequence(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0];
+    int n;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if (end - p < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (int i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+/* A string from its opening quote; v gets its bytes and what they are. 0 where orjson would refuse it. */
+static int
+scan_string(Scan *s, Value *v)
+{
+    const unsigned char *p = ++s->p, *end = s->end;
+    int escaped = 0, ascii = 1;
+    for (;;) {
+#ifdef __SSE2__
+        /* 16 bytes at a time: a quote, a backslash, or a byte below 0x20 as a signed char (a control
+         * character, or one past ASCII) stops the run */
+        const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+        while (end - p >= 16) {
+            __m128i block = _mm_loadu_si128((const __m128i *)p);
+            int stops = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(block, quote),
+                                                                    _mm_cmpeq_epi8(block, backslash)),
+                                                       _mm_cmplt_epi8(block, space)));
+            if (stops) {
+                p += __builtin_ctz((unsigned)stops);
+                break;
+            }
+            p += 16;
+        }
+#endif
+        while (p < end && !stops_string[*p])
+            p++;
+        if (p >= end || *p < 0x20)
+            return 0;
+        if (*p == '"')
+            break;
+        if (*p == '\\') {
+            escaped = 1;
+            if (end - p < 2)
+                return 0;
+            unsigned char e = p[1];
+            if (e == 'u') {
+                unsigned code, low;
+                if (end - p < 6 || !hex4(p + 2, &code))
+                    return 0;
+                p += 6;
+                if (code >= 0xDC00 && code <= 0xDFFF)
+                    return 0; /* a low surrogate first */
+                if (code >= 0xD800 && code <= 0xDBFF) {
+                    if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || !hex4(p + 2, &low) || low < 0xDC00 || low > 0xDFFF)
+                        return 0; /* a high surrogate without its low one */
+                    p += 6;
+                }
+            } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't')
+                p += 2;
+            else
+                return 0;
+            continue;
+        }
+        int n = utf8_sequence(p, end); /* a byte past ASCII */
+        if (n == 0)
+            return 0;
+        ascii = 0;
+        p += n;
+    }
+    v->kind = J_STRING;
+    v->p = (const char *)s->p;
+    v->n = p - s->p;
+    v->escaped = (unsigned char)escaped;
+    v->ascii = (unsigned char)ascii;
+    v->truthy = v->n > 0; /* an escape makes a character: bytes, and only bytes, make a non-empty str */
+    s->p = p + 1;
+    return 1;
+}
+
+/* A number: JSON's grammar without an exponent, at most MAX_NUMBER characters. */
+static int
+scan_number(Scan *s, Value *v)
+{
+    const unsigned char *start = s->p, *p = s->p, *end = s->end;
+    int nonzero = 0, integer = 1;
+    if (p < end && *p == '-')
+        p++;
+    if (p >= end || *p < '0' || *p > '9')
+        return 0;
+    if (*p == '0')
+        p++;
+    else
+        while (p < end && *p >= '0' && *p <= '9')
+            nonzero |= *p++ != '0';
+    if (p < end && *p == '.') {
+        integer = 0;
+        if (++p >= end || *p < '0' || *p > '9')
+            return 0;
+        while (p < end && *p >= '0' && *p <= '9')
+            nonzero |= *p++ != '0';
+    }
+    if ((p < end && (*p == 'e' || *p == 'E')) || p - start > MAX_NUMBER)
+        return 0;
+    v->kind = J_NUMBER;
+    v->p = (const char *)start;
+    v->n = p - start;
+    v->integer = (unsigned char)integer;
+    v->truthy = (unsigned char)nonzero;
+    s->p = p;
+    return 1;
+}
+
+static int scan_value(Scan *s, Value *v, int note, int key, int depth);
+
+/* After a member or an item: 1 past a comma and the space after it, 0 past `close`, -1 on anything else */
+static inline int
+next_or_close(Scan *s, unsigned char close)
+{
+    skip_space(s);
+    if (s->p < s->end && *s->p == ',') {
+        s->p++;
+        skip_space(s);
+        return 1;
+    }
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        return 0;
+    }
+    return -1;
+}
+
+/* An object from its brace. note: its members are noted (a new Noted, v->index), else only checked. */
+static int
+scan_object(Scan *s, Value *v, int note, int depth)
+{
+    Noted *noted = NULL;
+    if (note) {
+        if (s->n_objects >= MAX_OBJECTS)
+            return 0;
+        v->index = s->n_objects;
+        noted = &s->objects[s->n_objects++];
+        noted->seen = 0;
+    }
+    s->p++;
+    skip_space(s);
+    Py_ssize_t members = 0;
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+        goto done;
+    }
+    for (;;) {
+        Value key, value;
+        if (s->p >= s->end || *s->p != '"' || !scan_string(s, &key))
+            return 0;
+        skip_space(s);
+        if (s->p >= s->end || *s->p != ':')
+            return 0;
+        s->p++;
+        skip_space(s);
+        int k = -1;
+        if (noted != NULL) {
+            if (key.escaped)
+                return 0; /* it might unescape to one of the walk's keys */
+            k = key_index_of((const unsigned char *)key.p, key.n);
+            if (k >= 0 && (noted->seen >> k & 1))
+                return 0; /* repeated: a dict keeps the last */
+            if (noted == s->objects && (k == K_account_id || k == K_ts || k == K_data))
+                return 0; /* a compact event or a v2 response: the walk declines it, told at once */
+        }
+        Value *slot = k >= 0 ? &noted->values[k] : &value;
+        if (!scan_value(s, slot, k >= 0, k, depth + 1))
+            return 0;
+        if (k >= 0)
+            noted->seen |= (uint64_t)1 << k;
+        members++;
+        int more = next_or_close(s, '}');
+        if (more < 0)
+            return 0;
+        if (!more)
+            break;
+    }
+done:
+    v->kind = J_OBJECT;
+    v->items = members;
+    v->truthy = members > 0;
+    return 1;
+}
+
+/* An array from its bracket. note: the value of one of the walk's keys: a urls list's objects are noted
+ * (s->items), and another list's first two values kept (s->pairs: a display_text_range). */
+static int
+scan_array(Scan *s, Value *v, int note, int key, int depth)
+{
+    int urls = note && key == K_urls, pair = -1;
+    if (note && !urls) {
+        if (s->n_pairs >= MAX_PAIRS)
+            return 0;
+        pair = s->n_pairs++;
+    }
+    int entries[MAX_ITEMS], n_entries = 0; /* a urls list's objects: put in s->items together at the end, */
+    v->index = pair;                        /* after any noted inside them */
+    s->p++;
+    skip_space(s);
+    Py_ssize_t items = 0;
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        goto done;
+    }
+    for (;;) {
+        Value item;
+        Value *slot = pair >= 0 && items < 2 ? &s->pairs[pair][items] : &item;
+        if (urls && s->p < s->end && *s->p == '{') {
+            if (n_entries >= MAX_ITEMS || !scan_object(s, slot, 1, depth + 1))
+                return 0;
+            entries[n_entries++] = slot->index;
+        } else if (!scan_value(s, slot, 0, -1, depth + 1))
+            return 0;
+        items++;
+        int more = next_or_close(s, ']');
+        if (more < 0)
+            return 0;
+        if (!more)
+            break;
+    }
+done:
+    v->kind = J_ARRAY;
+    v->truthy = items > 0;
+    v->items = items;
+    v->integer = (unsigned char)(pair >= 0 && items == 2); /* a pair, both kept */
+    if (urls) {
+        if (s->n_items + n_entries > MAX_ITEMS)
+            return 0;
+        v->index = s->n_items;
+        v->items = n_entries; /* the entries noted: those that are objects */
+        memcpy(s->items + s->n_items, entries, sizeof(int) * (size_t)n_entries);
+        s->n_items += n_entries;
+    }
+    return 1;
+}
+
+static int
+scan_literal(Scan *s, Value *v, const char *word, unsigned char kind) /* true, false or null */
+{
+    size_t n = strlen(word);
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+        return 0;
+    s->p += n;
+    v->kind = kind;
+    v->truthy = kind == J_TRUE;
+    return 1;
+}
+
+/* Any value. note: it is the value of key (one of the walk's) in a noted object. */
+static int
+scan_value(Scan *s, Value *v, int note, int key, int depth)
+{
+    if (depth > MAX_DEPTH || s->p >= s->end)
+        return 0;
+    switch (*s->p) {
+    case '"':
+        return scan_string(s, v);
+    case '{':
+        return scan_object(s, v, note, depth);
+    case '[':
+        return scan_array(s, v, note, key, depth);
+    case 't':
+        return scan_literal(s, v, "true", J_TRUE);
+    case 'f':
+        return scan_literal(s, v, "false", J_FALSE);
+    case 'n':
+        return scan_literal(s, v, "null", J_NULL);
+    default:
+        return scan_number(s, v);
+    }
+}
+
+/* --- the fields, from the noted values: the walk's rules (see its functions above), value by value */
+
+static inline const Value *
+noted_value(const Scan *s, const Noted *o, int k) /* the value of key k in o, or NULL where absent */
+{
+    return o != NULL && (o->seen >> k & 1) ? &o->values[k] : NULL;
+}
+
+static inline const Noted *
+noted_object(const Scan *s, const Noted *o, int k) /* the object at key k in o, or NULL (get_dict) */
+{
+    const Value *v = noted_value(s, o, k);
+    return v != NULL && v->kind == J_OBJECT ? &s->objects[v->index] : NULL;
+}
+
+/* The code points of a string's bytes (escapes are not counted right: callers decline those first). */
+static Py_ssize_t
+code_points(const Value *v)
+{
+    if (v->ascii)
+        return v->n;
+    Py_ssize_t chars = 0;
+    for (Py_ssize_t i = 0; i < v->n; i++)
+        chars += ((unsigned char)v->p[i] & 0xC0) != 0x80;
+    return chars;
+}
+
+static void
+put_utf8(char **out, unsigned code)
+{
+    unsigned char *o = (unsigned char *)*out;
+    if (code < 0x80)
+        *o++ = (unsigned char)code;
+    else if (code < 0x800) {
+        *o++ = (unsigned char)(0xC0 | code >> 6);
+        *o++ = (unsigned char)(0x80 | (code & 0x3F));
+    } else if (code < 0x10000) {
+        *o++ = (unsigned char)(0xE0 | code >> 12);
+        *o++ = (unsigned char)(0x80 | (code >> 6 & 0x3F));
+        *o++ = (unsigned char)(0x80 | (code & 0x3F));
+    } else {
+        *o++ = (unsigned char)(0xF0 | code >> 18);
+        *o++ = (unsigned char)(0x80 | (code >> 12 & 0x3F));
+        *o++ = (unsigned char)(0x80 | (code >> 6 & 0x3F));
+        *o++ = (unsigned char)(0x80 | (code & 0x3F));
+    }
+    *out = (char *)o;
+}
+
+/* The str orjson makes of a string value (checked by scan_string): a new reference, NULL (error set) */
+static PyObject *
+str_of(const Value *v)
+{
+    if (!v->escaped) {
+        if (!v->ascii)
+            return PyUnicode_DecodeUTF8(v->p, v->n, "strict");
+        PyObject *out = PyUnicode_New(v->n, 127);
+        if (out != NULL)
+            memcpy(PyUnicode_1BYTE_DATA(out), v->p, (size_t)v->n);
+        return out;
+    }
+    /* unescaped into UTF-8 (no longer than the escaped text), then decoded */
+    char stack[1024];
+    int on_stack = v->n <= (Py_ssize_t)sizeof stack;
+    char *buffer = on_stack ? stack : PyMem_Malloc((size_t)v->n);
+    if (buffer == NULL)
+        return PyErr_NoMemory();
+    char *o = buffer;
+    const unsigned char *p = (const unsigned char *)v->p, *end = p + v->n;
+    while (p < end) {
+        if (*p != '\\') {
+            *o++ = (char)*p++;
+            continue;
+        }
+        unsigned char e = p[1];
+        if (e == 'u') {
+            unsigned code = 0, low = 0; /* (checked by scan_string: read again here) */
+            hex4(p + 2, &code);
+            p += 6;
+            if (code >= 0xD800 && code <= 0xDBFF) {
+                hex4(p + 2, &low);
+                p += 6;
+                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+            }
+            put_utf8(&o, code);
+            continue;
+        }
+        *o++ = e == 'b' ? '\b' : e == 'f' ? '\f' : e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : (char)e;
+        p += 2;
+    }
+    PyObject *out = PyUnicode_DecodeUTF8(buffer, o - buffer, "strict");
+    if (!on_stack)
+        PyMem_Free(buffer);
+    return out;
+}
+
+/* An integer value of at most 18 digits, into *out; 0 where it is not one (or longer: declined by callers). */
+static int
+small_integer(const Value *v, long long *out)
+{
+    const char *p = v->p, *end = p + v->n;
+    int negative = *p == '-';
+    p += negative;
+    if (!v->integer || end - p > 18)
+        return 0;
+    long long value = 0;
+    while (p < end)
+        value = value * 10 + (*p++ - '0');
+    *out = negative ? -value : value;
+    return 1;
+}
+
+static PyObject *
+scan_ident(const Value *v) /* ident(): id_str of 1..MAX_ID_CHARS characters (an escaped one declines) */
+{
+    if (v == NULL || v->kind != J_STRING || v->escaped)
+        return NULL;
+    Py_ssize_t chars = code_points(v);
+    return chars > 0 && chars <= max_id_chars ? str_of(v) : NULL;
+}
+
+static PyObject *
+scan_count(const Value *v) /* count(): a JSON integer as a float, negative as None; a float declines */
+{
+    long long value;
+    if (v == NULL || v->kind != J_NUMBER)
+        return new_ref(Py_None); /* a bool is not a count either */
+    if (!small_integer(v, &value))
+        return NULL;
+    return value >= 0 ? PyFloat_FromDouble((double)value) : new_ref(Py_None); /* -0 is the int 0 */
+}
+
+static PyObject *
+scan_flag(const Value *v)
+{
+    return new_ref(v == NULL ? Py_None : v->kind == J_TRUE ? one : v->kind == J_FALSE ? zero : Py_None);
+}
+
+static PyObject *
+scan_string_or_none(const Value *v)
+{
+    return v != NULL && v->kind == J_STRING ? str_of(v) : new_ref(Py_None);
+}
+
+static PyObject *
+scan_account_created(const Value *v) /* account_created() */
+{
+    double ts;
+    if (v == NULL || v->kind != J_STRING)
+        return new_ref(Py_None);
+    if (v->escaped)
+        return NULL;
+    if (code_points(v) != V11_LEN)
+        return new_ref(Py_None);
+    return v->n == V11_LEN && v11_seconds_of(v->p, &ts) ? PyFloat_FromDouble(ts) : NULL;
+}
+
+static PyObject *
+scan_profile(const Scan *s, const Noted *user) /* profile_v11() */
+{
+    PyObject *f[N_PROFILE] = {NULL};
+    (void)((f[0] = scan_count(noted_value(s, user, K_statuses_count)))
+           && (f[1] = scan_count(noted_value(s, user, K_followers_count)))
+           && (f[2] = scan_count(noted_value(s, user, K_friends_count)))
+           && (f[3] = scan_count(noted_value(s, user, K_favourites_count)))
+           && (f[4] = scan_count(noted_value(s, user, K_listed_count)))
+           && (f[5] = scan_flag(noted_value(s, user, K_default_profile)))
+           && (f[6] = scan_flag(noted_value(s, user, K_profile_use_background_image)))
+           && (f[7] = scan_flag(noted_value(s, user, K_verified)))
+           && (f[8] = scan_account_created(noted_value(s, user, K_created_at)))
+           && (f[9] = scan_string_or_none(noted_value(s, user, K_screen_name)))
+           && (f[10] = scan_string_or_none(noted_value(s, user, K_name)))
+           && (f[11] = scan_string_or_none(noted_value(s, user, K_description))));
+    return instance(&profile_layout, f, N_PROFILE);
+}
+
+static PyObject *
+scan_display(const Scan *s, const Value *text, const Value *range) /* display() */
+{
+    if (text == NULL || text->kind != J_STRING)
+        return new_ref(empty_str);
+    PyObject *raw = str_of(text), *out;
+    if (raw == NULL)
+        return NULL;
+    out = unescaped(raw);
+    Py_DECREF(raw);
+    if (out == NULL || range == NULL || range->kind != J_ARRAY || !range->integer) /* not a pair */
+        return out;
+    const Value *a = &s->pairs[range->index][0], *b = &s->pairs[range->index][1];
+    if (a->kind != J_NUMBER || !a->integer || b->kind != J_NUMBER || !b->integer)
+        return out; /* not two ints */
+    long long start, end;
+    if (!small_integer(a, &start) || !small_integer(b, &end)) {
+        Py_DECREF(out); /* an index past 18 digits: declined */
+        return NULL;
+    }
+    return cut(out, (Py_ssize_t)start, (Py_ssize_t)end);
+}
+
+/* content_v11(): the display text (NULL declines) and, through *entities, the entities object (NULL: none) */
+static PyObject *
+scan_content(const Scan *s, const Noted *status, const Value *fallback, const Noted **entities)
+{
+    const Noted *body = noted_object(s, status, K_extended_tweet);
+    const Value *text;
+    if (body != NULL)
+        text = noted_value(s, body, K_full_text);
+    else {
+        body = status;
+        text = noted_value(s, status, K_full_text);
+        if (text == NULL || text->kind != J_STRING)
+            text = noted_value(s, status, K_text);
+    }
+    *entities = noted_object(s, body, K_entities);
+    if (*entities == NULL)
+        *entities = noted_object(s, status, K_entities);
+    if (*entities == NULL && fallback != NULL && fallback->kind == J_OBJECT)
+        *entities = &s->objects[fallback->index];
+    return scan_display(s, text, noted_value(s, body, K_display_text_range));
+}
+
+static const Value *
+scan_url_of(const Scan *s, int item) /* url_of() on a noted link entity */
+{
+    static const int order[] = {K_unwound_url, K_expanded_url, K_url};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        const Value *url = noted_value(s, &s->objects[item], order[i]);
+        if (url != NULL && url->kind == J_STRING && url->n > 0)
+            return url;
+    }
+    return NULL;
+}
+
+static PyObject *
+scan_urls(const Scan *s, const Noted *entities) /* urls() */
+{
+    const Value *list = noted_value(s, entities, K_urls);
+    if (list == NULL || list->kind != J_ARRAY)
+        return PyTuple_New(0);
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = 0; i < list->items; i++)
+        n += scan_url_of(s, s->items[list->index + i]) != NULL;
+    PyObject *out = PyTuple_New(n);
+    for (Py_ssize_t i = 0, k = 0; out != NULL && k < n; i++) {
+        const Value *url = scan_url_of(s, s->items[list->index + i]);
+        if (url == NULL)
+            continue;
+        PyObject *text = str_of(url);
+        if (text == NULL)
+            Py_CLEAR(out);
+        else
+            PyTuple_SET_ITEM(out, k++, text);
+    }
+    return out;
+}
+
+static PyObject *
+scan_list_len(const Scan *s, const Noted *entities, int k)
+{
+    const Value *list = noted_value(s, entities, k);
+    return PyLong_FromSsize_t(list != NULL && list->kind == J_ARRAY ? list->items : 0);
+}
+
+static PyObject *
+scan_source(const Value *v) /* source() */
+{
+    if (v == NULL || v->kind != J_STRING)
+        return new_ref(empty_str);
+    PyObject *text = str_of(v), *name;
+    if (text == NULL || PyUnicode_GET_LENGTH(text) > MAX_CACHED_SOURCE) {
+        Py_XDECREF(text);
+        return NULL;
+    }
+    name = PyObject_CallOneArg(client_fn, text);
+    Py_DECREF(text);
+    if (name != NULL && !PyUnicode_CheckExact(name))
+        Py_CLEAR(name);
+    return name;
+}
+
+static PyObject *
+scan_tweet(Scan *s) /* build_tweet() on the noted values; NULL declines (maybe with an error set) */
+{
+    const Noted *top = &s->objects[0];
+    const Noted *user = noted_object(s, top, K_user), *retweeted = noted_object(s, top, K_retweeted_status);
+    const Value *created = noted_value(s, top, K_created_at);
+    double ts;
+    if (noted_value(s, top, K_account_id) || noted_value(s, top, K_ts) || noted_value(s, top, K_data)
+        || user == NULL || created == NULL || created->kind != J_STRING || created->escaped || created->n != V11_LEN
+        || !v11_seconds_of(created->p, &ts) || !in_clock_bounds(ts))
+        return NULL;
+    const Noted *entities = NULL;
+    const Value *reply = noted_value(s, top, K_in_reply_to_status_id_str);
+    int replied = reply != NULL && reply->truthy;
+    if (!replied && (reply = noted_value(s, top, K_in_reply_to_status_id)) != NULL)
+        replied = reply->truthy;
+    const Value *quoted = noted_value(s, top, K_quoted_status), *quote_flag = noted_value(s, top, K_is_quote_status);
+    int quote = retweeted == NULL && ((quoted != NULL && quoted->kind == J_OBJECT)
+                                      || (quote_flag != NULL && quote_flag->kind == J_TRUE));
+    PyObject *f[N_TWEET] = {NULL};
+    (void)((f[0] = scan_ident(noted_value(s, top, K_id_str)))
+           && (f[1] = scan_ident(noted_value(s, user, K_id_str)))
+           && (f[2] = PyFloat_FromDouble(ts))
+           && (f[3] = retweeted != NULL ? scan_content(s, retweeted, noted_value(s, top, K_entities), &entities)
+                                        : scan_content(s, top, NULL, &entities))
+           && (f[4] = scan_urls(s, entities))
+           && (f[5] = scan_list_len(s, entities, K_user_mentions))
+           && (f[6] = scan_list_len(s, entities, K_hashtags))
+           && (f[7] = PyBool_FromLong(retweeted != NULL))
+           && (f[8] = PyBool_FromLong(replied))
+           && (f[9] = PyBool_FromLong(quote))
+           && (f[10] = scan_source(noted_value(s, top, K_source)))
+           && (f[11] = scan_profile(s, user)));
+    return instance(&tweet_layout, f, N_TWEET);
+}
+
+/* The Tweet of raw's bytes, or NULL (no error set): declined. */
+static PyObject *
+scan_bytes(const char *raw, Py_ssize_t size)
+{
+    Scan *s = PyMem_Malloc(sizeof(Scan));
+    if (s == NULL)
+        return NULL;
+    s->p = (const unsigned char *)raw;
+    s->end = s->p + size;
+    s->n_objects = s->n_items = s->n_pairs = 0;
+    Value top;
+    PyObject *tweet = NULL;
+    skip_space(s);
+    if (s->p < s->end && *s->p == '{' && scan_object(s, &top, 1, 1)) {
+        skip_space(s);
+        if (s->p == s->end)
+            tweet = scan_tweet(s);
+    }
+    PyMem_Free(s);
+    if (tweet == NULL)
+        PyErr_Clear();
+    return tweet;
+}
+
+PyDoc_STRVAR(scan_v11_doc,
+"scan_v11(raw)\n--\n\n"
+"The Tweet of a message holding one common v1.1 tweet, made from its bytes without orjson's objects: what\n"
+"tweet_v11(orjson.loads(raw)) returns, or None where it declines (see consumer/_decode.c). Never raises.");
+
+static PyObject *
+scan_v11(PyObject *module, PyObject *raw)
+{
+    PyObject *tweet = bound && PyBytes_CheckExact(raw) ? scan_bytes(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw)) : NULL;
+    return tweet != NULL ? tweet : Py_NewRef(Py_None);
+}
+
 /* ------------------------------------------------------------------ bind */
 
 /* Fill layout for cls, a @dataclass(slots=True) whose fields must be names[0..n) in order: each a
@@ -588,6 +1382,7 @@ PyDoc_STRVAR(message_v11_doc,
  * orjson.loads, the top-level type check and tweet_v11. Any failure declines, because the Python path must
  * be the one to name the error (or to decode what tweet_v11 does not take). */
 static PyObject *message_tweets(PyObject *raw, Py_ssize_t max_bytes);
+static PyObject *message_walk(PyObject *raw);
 
 static PyObject *
 message_v11(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -607,13 +1402,9 @@ message_tweets(PyObject *raw, Py_ssize_t max_bytes) /* message_v11's work */
 {
     if (!bound || !PyBytes_CheckExact(raw) || PyBytes_GET_SIZE(raw) > max_bytes)
         Py_RETURN_NONE;
-    PyObject *obj = PyObject_CallOneArg(loads_fn, raw);
-    if (obj == NULL) {
-        PyErr_Clear();
-        Py_RETURN_NONE;
-    }
-    PyObject *tweet = PyDict_CheckExact(obj) ? tweet_v11(NULL, obj) : Py_NewRef(Py_None);
-    Py_DECREF(obj);
+    PyObject *tweet = scan_bytes(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw));
+    if (tweet == NULL) /* declined: orjson's objects and the walk */
+        tweet = message_walk(raw);
     if (tweet == NULL || tweet == Py_None)
         return tweet;
     PyObject *tweets = PyList_New(1);
@@ -623,6 +1414,19 @@ message_tweets(PyObject *raw, Py_ssize_t max_bytes) /* message_v11's work */
     }
     PyList_SET_ITEM(tweets, 0, tweet);
     return tweets;
+}
+
+static PyObject *
+message_walk(PyObject *raw) /* the Tweet of tweet_v11(orjson.loads(raw)), or None */
+{
+    PyObject *obj = PyObject_CallOneArg(loads_fn, raw);
+    if (obj == NULL) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    PyObject *tweet = PyDict_CheckExact(obj) ? tweet_v11(NULL, obj) : Py_NewRef(Py_None);
+    Py_DECREF(obj);
+    return tweet;
 }
 
 /* ---------------------------------------------------------------- ingest */
@@ -815,6 +1619,7 @@ static PyMethodDef methods[] = {
     {"note_tweets", (PyCFunction)(void (*)(void))note_tweets, METH_FASTCALL, note_tweets_doc},
     {"tweet_run", (PyCFunction)(void (*)(void))tweet_run, METH_FASTCALL, tweet_run_doc},
     {"tweet_v11", tweet_v11, METH_O, tweet_v11_doc},
+    {"scan_v11", scan_v11, METH_O, scan_v11_doc},
     {"message_v11", (PyCFunction)(void (*)(void))message_v11, METH_FASTCALL, message_v11_doc},
     {"bind", bind, METH_VARARGS, bind_doc},
     {NULL, NULL, 0, NULL},
@@ -834,6 +1639,7 @@ PyInit__decode(void)
     static const char *const names[N_KEYS] = {
 #define KEY_NAME(k) #k,
         KEYS(KEY_NAME)};
+    init_scanner();
     if ((key_index = PyDict_New()) == NULL)
         return NULL;
     for (int i = 0; i < N_KEYS; i++) {

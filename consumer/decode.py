@@ -37,6 +37,18 @@ path's rarer branches:
   index outside a signed 64-bit integer, a ``source`` longer than 512
   characters (past the client-name cache).
 
+Before the walk, a message's bytes go to a scanner, ``consumer._decode.scan_v11``,
+which makes the same tweet without orjson's dict: it checks the whole document
+on orjson's terms or stricter and reads only the values the walk reads (1.7
+against 3.5 µs a bench tweet, ``benchmarks/decode.py``). It declines, and the
+walk of orjson's dict takes the message, wherever it would have to reason about
+a rarer case: a number with an exponent or of more than 40 characters, a key the
+walk reads repeated or escaped in one object, an escaped ``created_at`` or
+``id_str``, a count or a ``display_text_range`` index that is a float or of more
+than 18 digits, nesting deeper than 64, an unusually large number of objects or
+links. ``tests/test_decode_scan.py`` holds it to orjson and the Python path on
+the same bytes.
+
 Text with ``&`` is unescaped by :func:`_unescape` and the client name comes from
 :func:`_client`, both called from the C. The service hands it whole runs of
 fetched messages (:func:`tweet_run`), so the common message costs no Python
