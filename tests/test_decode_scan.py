@@ -166,6 +166,16 @@ def test_the_walks_rules_on_the_values_it_reads(change):
         same_scan(raw)
 
 
+def test_client_names_through_the_cache_of_sources():
+    """More distinct sources than the scanner keeps (256 slots), twice over, and some too long to keep: every
+    client name is the Python path's, whichever source last held a slot."""
+    for _ in range(2):
+        for i in range(700):
+            anchor = f'<a href="https://c{i}.example" rel="nofollow">Client {i} &amp; Co</a>'
+            for source in (anchor, anchor.replace("example", "example/" + "x" * 200), f"plain {i}"):
+                assert same_scan(orjson.dumps({**CLASSIC, "source": source}))
+
+
 def test_a_repeated_key_the_walk_reads_is_declined_and_an_escaped_one_too():
     raw = orjson.dumps(CLASSIC)
     for doubled in (b'{"text":"first",' + raw[1:], b'{"us\\u0065r":{},' + raw[1:]):
