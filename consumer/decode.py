@@ -40,7 +40,7 @@ path's rarer branches:
 Before the walk, a message's bytes go to a scanner, ``consumer._decode.scan_v11``,
 which makes the same tweet without orjson's dict: it checks the whole document
 on orjson's terms or stricter and reads only the values the walk reads (1.7
-against 3.5 µs a bench tweet, ``benchmarks/decode.py``). It declines, and the
+to 1.8 against 3.5 to 4.3 µs a bench tweet, ``benchmarks/decode.py``). It declines, and the
 walk of orjson's dict takes the message, wherever it would have to reason about
 a rarer case: a number with an exponent or of more than 40 characters, a key the
 walk reads repeated or escaped in one object, an escaped ``created_at`` or
