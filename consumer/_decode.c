@@ -1415,9 +1415,9 @@ PyDoc_STRVAR(message_v11_doc,
 "What consumer.decode.decode_tweets(raw, max_bytes) returns, [tweet], for a message holding one common v1.1\n"
 "tweet; None for anything else, errors included (the Python path then decides it). Never raises.");
 
-/* decode_tweets' whole way for the common message, without its three Python frames: the size check,
- * orjson.loads, the top-level type check and tweet_v11. Any failure declines, because the Python path must
- * be the one to name the error (or to decode what tweet_v11 does not take). */
+/* decode_tweets' whole way for the common message, without its three Python frames: the size check, then the
+ * scanner, and where it declines orjson.loads, the top-level type check and tweet_v11. Any failure declines,
+ * because the Python path must be the one to name the error (or to decode what tweet_v11 does not take). */
 static PyObject *message_tweets(PyObject *raw, Py_ssize_t max_bytes);
 static PyObject *message_walk(PyObject *raw);
 

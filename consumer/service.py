@@ -331,8 +331,9 @@ class Service:
         self.lost = False
 
     def _abort_and_rebuild(self) -> None:
-        """Abort the open transaction (retrying while the broker is away) and rebuild the model from its
-        snapshot and log; account state is restored per partition by the caller (the recovery module's job)."""
+        """Abort the open transaction (by fencing the producer where it cannot: see _abort) and rebuild the model
+        from its snapshot and log; account state is restored per partition by the caller (the recovery module's
+        job)."""
         self._settle_commit()
         self._abort()
         self.training.close()
