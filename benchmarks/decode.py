@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     v11 = streamed(args.stream, args.tweets) if args.stream.exists() else generated("v1", args.tweets)
     sets = {f"v1.1 ({'stream' if args.stream.exists() else 'generated'})": v11,
             "compact": generated("compact", args.other), "v2": generated("v2", args.other)}
-    walked, scanned = declined(v11)
-    print(f"of {len(v11):,} v1.1 tweets the walk declined {walked:,}, the scanner {scanned:,}")
+    walk_declined, scan_declined = declined(v11)
+    print(f"of {len(v11):,} v1.1 tweets the walk declined {walk_declined:,}, the scanner {scan_declined:,}")
     print(f"{'format':20}{'messages':>10}{'bytes/msg':>11}{'orjson us':>11}{'python us':>11}{'walk us':>9}"
           f"{'compiled us':>13}{'speed-up':>10}")
     for name, messages in sets.items():
