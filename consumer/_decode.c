@@ -553,7 +553,7 @@ tweet_v11(PyObject *module, PyObject *obj)
 #define MAX_DEPTH 64     /* orjson refuses at 1024 */
 #define MAX_NUMBER 40    /* characters: without an exponent, a double of that many digits is finite */
 #define MAX_OBJECTS 24   /* objects noted in one tweet */
-#define MAX_ITEMS 32     /* link entities (entries of a urls list) noted in one tweet */
+#define MAX_ITEMS 32     /* entries of the urls lists noted in one tweet */
 #define MAX_PAIRS 32     /* first two items of the other lists noted (a display_text_range is read) */
 
 enum { J_ABSENT, J_STRING, J_NUMBER, J_TRUE, J_FALSE, J_NULL, J_OBJECT, J_ARRAY };
@@ -563,11 +563,10 @@ typedef struct {
     unsigned char escaped; /* a string with a backslash in its bytes */
     unsigned char ascii;   /* a string whose bytes are all ASCII */
     unsigned char integer; /* a number with no fraction */
-    unsigned char truthy;  /* bool() of the value orjson would make */
     const char *p;         /* a string's bytes between its quotes; a number's text */
     Py_ssize_t n;          /* their length */
     Py_ssize_t items;      /* an array's items, an object's members */
-    int index;             /* an object: its Noted; a urls array: its first in items[]; another array: pairs[] */
+    int index;             /* an object: its Noted; a urls list: its first in items[]; another list: pairs[] */
 } Value;
 
 typedef struct {
@@ -579,7 +578,7 @@ typedef struct {
     const unsigned char *p, *end;
     Noted objects[MAX_OBJECTS];
     int n_objects;
-    int items[MAX_ITEMS]; /* the noted urls lists' entries that are objects: their Noted, list by list */
+    int items[MAX_ITEMS]; /* the noted urls lists' entries, list by list: an object's Noted, else -1 */
     int n_items;
     Value pairs[MAX_PAIRS][2];
     int n_pairs;
@@ -742,7 +741,6 @@ scan_string(Scan *s, Value *v)
     v->n = p - s->p;
     v->escaped = (unsigned char)escaped;
     v->ascii = (unsigned char)ascii;
-    v->truthy = v->n > 0; /* an escape makes a character: bytes, and only bytes, make a non-empty str */
     s->p = p + 1;
     return 1;
 }
@@ -752,7 +750,7 @@ static int
 scan_number(Scan *s, Value *v)
 {
     const unsigned char *start = s->p, *p = s->p, *end = s->end;
-    int nonzero = 0, integer = 1;
+    int integer = 1;
     if (p < end && *p == '-')
         p++;
     if (p >= end || *p < '0' || *p > '9')
@@ -761,13 +759,13 @@ scan_number(Scan *s, Value *v)
         p++;
     else
         while (p < end && *p >= '0' && *p <= '9')
-            nonzero |= *p++ != '0';
+            p++;
     if (p < end && *p == '.') {
         integer = 0;
         if (++p >= end || *p < '0' || *p > '9')
             return 0;
         while (p < end && *p >= '0' && *p <= '9')
-            nonzero |= *p++ != '0';
+            p++;
     }
     if ((p < end && (*p == 'e' || *p == 'E')) || p - start > MAX_NUMBER)
         return 0;
@@ -775,12 +773,24 @@ scan_number(Scan *s, Value *v)
     v->p = (const char *)start;
     v->n = p - start;
     v->integer = (unsigned char)integer;
-    v->truthy = (unsigned char)nonzero;
     s->p = p;
     return 1;
 }
 
 static int scan_value(Scan *s, Value *v, int note, int key, int depth);
+
+/* Past an object's or a list's opening and the space after it: 1 if `close` follows at once (consumed) */
+static inline int
+opens_empty(Scan *s, unsigned char close)
+{
+    s->p++;
+    skip_space(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        return 1;
+    }
+    return 0;
+}
 
 /* After a member or an item: 1 past a comma and the space after it, 0 past `close`, -1 on anything else */
 static inline int
@@ -811,14 +821,8 @@ scan_object(Scan *s, Value *v, int note, int depth)
         noted = &s->objects[s->n_objects++];
         noted->seen = 0;
     }
-    s->p++;
-    skip_space(s);
     Py_ssize_t members = 0;
-    if (s->p < s->end && *s->p == '}') {
-        s->p++;
-        goto done;
-    }
-    for (;;) {
+    for (int more = !opens_empty(s, '}'); more;) {
         Value key, value;
         if (s->p >= s->end || *s->p != '"' || !scan_string(s, &key))
             return 0;
@@ -843,21 +847,16 @@ scan_object(Scan *s, Value *v, int note, int depth)
         if (k >= 0)
             noted->seen |= (uint64_t)1 << k;
         members++;
-        int more = next_or_close(s, '}');
-        if (more < 0)
+        if ((more = next_or_close(s, '}')) < 0)
             return 0;
-        if (!more)
-            break;
     }
-done:
     v->kind = J_OBJECT;
     v->items = members;
-    v->truthy = members > 0;
     return 1;
 }
 
 /* An array from its bracket. note: the value of one of the walk's keys: a urls list's objects are noted
- * (s->items), and another list's first two values kept (s->pairs: a display_text_range). */
+ * (its entries in s->items), and another list's first two values kept (s->pairs: a display_text_range). */
 static int
 scan_array(Scan *s, Value *v, int note, int key, int depth)
 {
@@ -867,43 +866,34 @@ scan_array(Scan *s, Value *v, int note, int key, int depth)
             return 0;
         pair = s->n_pairs++;
     }
-    int entries[MAX_ITEMS], n_entries = 0; /* a urls list's objects: put in s->items together at the end, */
-    v->index = pair;                        /* after any noted inside them */
-    s->p++;
-    skip_space(s);
+    int entries[MAX_ITEMS]; /* a urls list's: put in s->items together at the end, after any noted inside */
     Py_ssize_t items = 0;
-    if (s->p < s->end && *s->p == ']') {
-        s->p++;
-        goto done;
-    }
-    for (;;) {
+    for (int more = !opens_empty(s, ']'); more;) {
         Value item;
         Value *slot = pair >= 0 && items < 2 ? &s->pairs[pair][items] : &item;
+        if (urls && items >= MAX_ITEMS)
+            return 0;
         if (urls && s->p < s->end && *s->p == '{') {
-            if (n_entries >= MAX_ITEMS || !scan_object(s, slot, 1, depth + 1))
+            if (!scan_object(s, slot, 1, depth + 1))
                 return 0;
-            entries[n_entries++] = slot->index;
+            entries[items] = slot->index;
         } else if (!scan_value(s, slot, 0, -1, depth + 1))
             return 0;
+        else if (urls)
+            entries[items] = -1; /* not an object: no link */
         items++;
-        int more = next_or_close(s, ']');
-        if (more < 0)
+        if ((more = next_or_close(s, ']')) < 0)
             return 0;
-        if (!more)
-            break;
     }
-done:
     v->kind = J_ARRAY;
-    v->truthy = items > 0;
     v->items = items;
-    v->integer = (unsigned char)(pair >= 0 && items == 2); /* a pair, both kept */
+    v->index = pair;
     if (urls) {
-        if (s->n_items + n_entries > MAX_ITEMS)
+        if (s->n_items + items > MAX_ITEMS)
             return 0;
         v->index = s->n_items;
-        v->items = n_entries; /* the entries noted: those that are objects */
-        memcpy(s->items + s->n_items, entries, sizeof(int) * (size_t)n_entries);
-        s->n_items += n_entries;
+        memcpy(s->items + s->n_items, entries, sizeof(int) * (size_t)items);
+        s->n_items += (int)items;
     }
     return 1;
 }
@@ -916,7 +906,6 @@ scan_literal(Scan *s, Value *v, const char *word, unsigned char kind) /* true, f
         return 0;
     s->p += n;
     v->kind = kind;
-    v->truthy = kind == J_TRUE;
     return 1;
 }
 
@@ -945,6 +934,27 @@ scan_value(Scan *s, Value *v, int note, int key, int depth)
 }
 
 /* --- the fields, from the noted values: the walk's rules (see its functions above), value by value */
+
+/* bool() of the value orjson makes of v. A number has no exponent (declined), so its text is a sign, digits and a
+ * point: non-zero where a digit is; a string is non-empty where it has bytes (an escape makes a character). */
+static int
+truthy(const Value *v)
+{
+    switch (v->kind) {
+    case J_STRING:
+        return v->n > 0;
+    case J_NUMBER:
+        for (Py_ssize_t i = 0; i < v->n; i++)
+            if (v->p[i] >= '1' && v->p[i] <= '9')
+                return 1;
+        return 0;
+    case J_OBJECT:
+    case J_ARRAY:
+        return v->items > 0;
+    default:
+        return v->kind == J_TRUE;
+    }
+}
 
 static inline const Value *
 noted_value(const Scan *s, const Noted *o, int k) /* the value of key k in o, or NULL where absent */
@@ -1130,8 +1140,8 @@ scan_display(const Scan *s, const Value *text, const Value *range) /* display() 
         return NULL;
     out = unescaped(raw);
     Py_DECREF(raw);
-    if (out == NULL || range == NULL || range->kind != J_ARRAY || !range->integer) /* not a pair */
-        return out;
+    if (out == NULL || range == NULL || range->kind != J_ARRAY || range->items != 2) /* not a pair */
+        return out; /* (a noted list other than urls keeps its first two values: s->pairs[index]) */
     const Value *a = &s->pairs[range->index][0], *b = &s->pairs[range->index][1];
     if (a->kind != J_NUMBER || !a->integer || b->kind != J_NUMBER || !b->integer)
         return out; /* not two ints */
@@ -1166,9 +1176,11 @@ scan_content(const Scan *s, const Noted *status, const Value *fallback, const No
 }
 
 static const Value *
-scan_url_of(const Scan *s, int item) /* url_of() on a noted link entity */
+scan_url_of(const Scan *s, int item) /* url_of() on a urls list's entry: a noted object, or -1 */
 {
     static const int order[] = {K_unwound_url, K_expanded_url, K_url};
+    if (item < 0)
+        return NULL;
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         const Value *url = noted_value(s, &s->objects[item], order[i]);
         if (url != NULL && url->kind == J_STRING && url->n > 0)
@@ -1273,9 +1285,9 @@ scan_tweet(Scan *s) /* build_tweet() on the noted values; NULL declines (maybe w
         return NULL;
     const Noted *entities = NULL;
     const Value *reply = noted_value(s, top, K_in_reply_to_status_id_str);
-    int replied = reply != NULL && reply->truthy;
+    int replied = reply != NULL && truthy(reply);
     if (!replied && (reply = noted_value(s, top, K_in_reply_to_status_id)) != NULL)
-        replied = reply->truthy;
+        replied = truthy(reply);
     const Value *quoted = noted_value(s, top, K_quoted_status), *quote_flag = noted_value(s, top, K_is_quote_status);
     int quote = retweeted == NULL && ((quoted != NULL && quoted->kind == J_OBJECT)
                                       || (quote_flag != NULL && quote_flag->kind == J_TRUE));
