@@ -5,12 +5,14 @@ For batches of 1, 10, 100, 1,000 and 8,192 accounts (8,192 is the detector's
 tweets and a logistic model trained on all of them, the time per call
 and per account of:
 
-* numpy: ``feature_matrix(states)``, ``Model.contributions`` and
-  ``Model.score_many``, as ``Detector._score_ready`` scores today;
+* numpy: ``feature_matrix(states)`` and ``scoring.linear_scores_numpy``, the
+  fallback where the kernel is not built;
 * kernel: ``scoring.feature_rows(stack(states))`` and
   ``scoring.linear_scores`` with the model's ``_linear_params``.
 
-Both start from the list of state arrays, so both pay for stacking them. Each
+Both start from the list of state arrays, so both pay for stacking them. Then a rescan's chunk of 8,192 accounts: the kernel
+path above against ``scoring.ready_scores`` (the scores alone, each state read in
+place), which a rescan runs. Each
 figure is the best of 5 runs (timeit, garbage collector off) of as many calls
 as take about 0.1 s. Before timing, the kernel's scores are checked against
 numpy's. The whole run takes about 15 s.
@@ -60,9 +62,8 @@ def accounts_and_model(accounts: int = 8_192, tweets: int = 100_000) -> tuple[li
 
 
 def numpy_path(model: Model, states: list[array]) -> np.ndarray:
-    rows = feature_matrix(states)
-    contributions = model.contributions(rows, NAMES)
-    return model.score_many(rows, NAMES, contributions)
+    _, means, stds, weights, clip, intercept = model._linear_params(NAMES)
+    return scoring.linear_scores_numpy(feature_matrix(states), means, stds, weights, clip, intercept)[1]
 
 
 def kernel_path(model: Model, states: list[array]) -> np.ndarray:
@@ -92,6 +93,12 @@ def main() -> None:
         a = best_seconds_per_call(lambda: numpy_path(model, batch)) * 1e6
         b = best_seconds_per_call(lambda: kernel_path(model, batch)) * 1e6
         print(f"{n:>8,}  {a:>14,.1f} {a / n:>11.3f}  {b:>15,.1f} {b / n:>11.3f}  {a / b:>7.1f}x")
+    batch = states[:BATCHES[-1]]
+    params = model._linear_params(NAMES)[1:]
+    np.testing.assert_array_equal(scoring.ready_scores(batch, 1.0, 3.0, *params)[1], kernel_path(model, batch))
+    a = best_seconds_per_call(lambda: kernel_path(model, batch)) * 1e6
+    b = best_seconds_per_call(lambda: scoring.ready_scores(batch, 1.0, 3.0, *params)) * 1e6
+    print(f"a rescan's {len(batch):,} accounts: kernel {a:,.0f} µs, ready_scores {b:,.0f} µs ({a / b:.1f}x)")
     print(f"({time.perf_counter() - started:.0f} s)")
 
 

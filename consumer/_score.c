@@ -153,6 +153,16 @@ static void feature_row(const double *s, double *out)
 
 /* ------------------------------------------------------------------ the linear score */
 
+/* log1p of the whole numbers below SMALL_WHOLE, as libm computes them (at import): about half of an account's
+ * features are such counts (lengths, digits, flags, listed), and the logarithm is most of a score's cost */
+#define SMALL_WHOLE 4096
+static double log1p_whole[SMALL_WHOLE];
+
+static double log1p_of_magnitude(double a)
+{
+    return a < SMALL_WHOLE && a == (double)(int)a ? log1p_whole[(int)a] : log1p(a);
+}
+
 /* scoring.linear_scores_python's row: each feature's contribution, and the score */
 static double linear_row(const double *x, const double *means, const double *stds, const double *weights,
                          double clip, double intercept, double *contrib)
@@ -161,7 +171,7 @@ static double linear_row(const double *x, const double *means, const double *std
     for (int j = 0; j < NF; j++) {
         double c = 0.0; /* an unknown feature's z, and so its contribution, is NaN: it contributes 0.0 */
         if (x[j] == x[j]) {
-            double z = (copysign(log1p(fabs(x[j])), x[j]) - means[j]) / stds[j];
+            double z = (copysign(log1p_of_magnitude(fabs(x[j])), x[j]) - means[j]) / stds[j];
             z = z > clip ? clip : (z < -clip ? -clip : z);
             c = z * weights[j];
             c = c != c ? 0.0 : c;
@@ -273,6 +283,17 @@ static PyObject *feature_rows(PyObject *Py_UNUSED(module), PyObject *const *args
     Py_RETURN_NONE;
 }
 
+/* -1 with ValueError set if a std is 0 (Python's division would raise; Model._linear_params makes them 1) */
+static int refuse_zero_std(const double *stds)
+{
+    for (int j = 0; j < NF; j++)
+        if (stds[j] == 0.0) {
+            PyErr_Format(PyExc_ValueError, "stds[%d] (%s) is 0", j, FEATURE_NAMES[j]);
+            return -1;
+        }
+    return 0;
+}
+
 PyDoc_STRVAR(linear_scores_doc,
 "linear_scores(rows, n, means, stds, weights, clip, intercept, contrib_out, scores_out) -> None\n--\n\n"
 "scoring.linear_scores_python, bit for bit: each feature's contribution to the logit into contrib_out\n"
@@ -304,12 +325,10 @@ static PyObject *linear_scores(PyObject *Py_UNUSED(module), PyObject *const *arg
         return NULL;
     const double *rows = views[0].buf, *means = views[1].buf, *stds = views[2].buf, *weights = views[3].buf;
     double *contrib = views[4].buf, *scores = views[5].buf;
-    for (int j = 0; j < NF; j++)
-        if (stds[j] == 0.0) { /* Python's division would raise; Model._linear_params makes them 1 */
-            release_all(views, 6);
-            PyErr_Format(PyExc_ValueError, "stds[%d] (%s) is 0", j, FEATURE_NAMES[j]);
-            return NULL;
-        }
+    if (refuse_zero_std(stds) < 0) {
+        release_all(views, 6);
+        return NULL;
+    }
     for (Py_ssize_t i = 0; i < n; i++)
         scores[i] = linear_row(rows + i * NF, means, stds, weights, clip, intercept, contrib + i * NF);
     release_all(views, 6);
@@ -468,6 +487,71 @@ static PyObject *idle_accounts(PyObject *Py_UNUSED(module), PyObject *const *arg
     return idle;
 }
 
+PyDoc_STRVAR(ready_scores_doc,
+"ready_scores(states, min_tweets, excluded_action, means, stds, weights, clip, intercept, out) -> int\n--\n\n"
+"The linear score of each state of the list states that is ready (N >= min_tweets, ACTION != excluded_action),\n"
+"straight from the states: scoring.ready_scores_python, bit for bit. For the k-th ready state, the k-th five\n"
+"doubles of out (len(states) * 5 float64) get its index in states, its score, N, ACTION and its previous\n"
+"score (SCORE if N > SCORE_N, else NaN). Returns how many states were ready.");
+
+/* A rescan scores every account to find the few whose action changes: stacking every state (608 bytes) and its
+ * feature row and contributions into matrices first cost as much as the scoring. Here one state at a time is
+ * read in place, its row and contributions kept on the stack. */
+static PyObject *ready_scores(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 9) {
+        PyErr_Format(PyExc_TypeError, "ready_scores(states, min_tweets, excluded_action, means, stds, weights, "
+                     "clip, intercept, out) takes 9 arguments, not %zd", nargs);
+        return NULL;
+    }
+    if (!PyList_Check(args[0])) {
+        PyErr_Format(PyExc_TypeError, "states must be a list, not %.100s", Py_TYPE(args[0])->tp_name);
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(args[0]);
+    double number[4]; /* min_tweets, excluded_action, clip, intercept */
+    const int number_arg[4] = {1, 2, 6, 7};
+    for (int k = 0; k < 4; k++) {
+        number[k] = PyFloat_AsDouble(args[number_arg[k]]);
+        if (number[k] == -1.0 && PyErr_Occurred())
+            return NULL;
+    }
+    static const struct spec specs[] = {
+        {3, NF, 0, 0, "means"}, {4, NF, 0, 0, "stds"}, {5, NF, 0, 0, "weights"}, {8, 5, 1, 1, "out"},
+    };
+    Py_buffer views[4], state;
+    if (get_all(args, n, specs, 4, views) < 0)
+        return NULL;
+    const double *means = views[0].buf, *stds = views[1].buf, *weights = views[2].buf;
+    double *out = views[3].buf;
+    if (refuse_zero_std(stds) < 0) {
+        release_all(views, 4);
+        return NULL;
+    }
+    Py_ssize_t ready = 0;
+    double row[NF], contrib[NF];
+    for (Py_ssize_t i = 0; i < n; i++) { /* no Python code runs here: the list cannot change under us */
+        if (get_state(args[0], i, &state, 0, &views[3], "out") < 0) {
+            release_all(views, 4);
+            return NULL;
+        }
+        const double *s = state.buf;
+        if (s[N] >= number[0] && s[ACTION] != number[1]) {
+            feature_row(s, row);
+            double *o = out + ready * 5;
+            o[0] = (double)i;
+            o[1] = linear_row(row, means, stds, weights, number[2], number[3], contrib);
+            o[2] = s[N];
+            o[3] = s[ACTION];
+            o[4] = s[N] > s[SCORE_N] ? s[SCORE] : NAN;
+            ready++;
+        }
+        PyBuffer_Release(&state);
+    }
+    release_all(views, 4);
+    return PyLong_FromSsize_t(ready);
+}
+
 static PyMethodDef methods[] = {
     {"feature_rows", (PyCFunction)(void (*)(void))feature_rows, METH_FASTCALL, feature_rows_doc},
     {"linear_scores", (PyCFunction)(void (*)(void))linear_scores, METH_FASTCALL, linear_scores_doc},
@@ -475,6 +559,7 @@ static PyMethodDef methods[] = {
     {"store_scores", (PyCFunction)(void (*)(void))store_scores, METH_FASTCALL, store_scores_doc},
     {"idle_accounts", (PyCFunction)(void (*)(void))idle_accounts, METH_FASTCALL, idle_accounts_doc},
     {"known_features", known_features, METH_O, known_features_doc},
+    {"ready_scores", (PyCFunction)(void (*)(void))ready_scores, METH_FASTCALL, ready_scores_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -526,6 +611,8 @@ PyMODINIT_FUNC PyInit__score(void)
     volatile double bitmap_bits = BITMAP_BITS, hours = 24.0;
     saturated_count = BITMAP_BITS * log(bitmap_bits);
     max_hour_entropy = log2(hours);
+    for (volatile int i = 0; i < SMALL_WHOLE; i++)
+        log1p_whole[i] = log1p((double)i);
     for (int j = 0; j < NF; j++) {
         if (feature_name_objects[j] == NULL)
             feature_name_objects[j] = PyUnicode_InternFromString(FEATURE_NAMES[j]);

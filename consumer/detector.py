@@ -45,7 +45,8 @@ from consumer.drift import Detection, DriftMonitor
 from consumer.model import Model
 from consumer.policy import ACTION_NAMES, BLOCK, CLEAR, NONE, Policy
 from consumer.quality import RollingQuality
-from consumer.scoring import feature_rows, idle_accounts, known_features, stack_states, store_scores
+from consumer.scoring import (feature_rows, idle_accounts, known_features, ready_scores, stack_states,
+                              store_scores)
 
 INF = float("inf")
 
@@ -410,23 +411,29 @@ class Detector:
         every account of the population to the changelog each time the model's examples double (a million
         records in the bench's run). Nor are its rows fed to the drift monitor, which watches the accounts that
         tweeted, not a snapshot of the whole population."""
-        S = stack_states(states)
-        ready = (S[:, F.N] >= self.min_tweets) & (S[:, F.ACTION] != CLEAR)
-        kept = None  # where the ready accounts are in ids and states, if not all are ready
-        if not ready.all():
-            kept = np.flatnonzero(ready)  # (not the lists filtered: a rescan's chunk is 8,192 accounts)
-            S = S[kept]
-        if not len(S):
+        if rescan and self.model.kind == "logreg":  # the scores alone: rows and contributions of the flagged
+            _, means, stds, weights, clip, intercept = self.model._linear_params(F.FEATURE_NAMES)
+            kept, scores, n, current, previous = ready_scores(states, self.min_tweets, CLEAR, means, stds, weights,
+                                                              clip, intercept)
+            rows = contributions = None
+        else:
+            S = stack_states(states)
+            ready = (S[:, F.N] >= self.min_tweets) & (S[:, F.ACTION] != CLEAR)
+            kept = None  # where the ready accounts are in ids and states, if not all are ready
+            if not ready.all():
+                kept = np.flatnonzero(ready)  # (not the lists filtered: a rescan's chunk is 8,192 accounts)
+                S = S[kept]
+            rows = feature_rows(S)
+            scores, contributions = self.model.score_with_contributions(rows, F.FEATURE_NAMES)
+            n = S[:, F.N]
+            current = S[:, F.ACTION]
+            # a block is confirmed by a second score after new tweets: not by a rescan that only changed the model
+            previous = np.where(n > S[:, F.SCORE_N], S[:, F.SCORE], np.nan)
+        if not len(scores):
             return []
-        rows = feature_rows(S)
-        scores, contributions = self.model.score_with_contributions(rows, F.FEATURE_NAMES)
-        result.scored += len(S)
+        result.scored += len(scores)
         if not rescan:
             result.drift.extend(self.drift.observe_scores(rows, scores, at=self.stream_time))
-        n = S[:, F.N]
-        current = S[:, F.ACTION]
-        # a block is confirmed by a second score after new tweets: not by a rescan that only changed the model
-        previous = np.where(n > S[:, F.SCORE_N], S[:, F.SCORE], np.nan)
         block_at, precision_at_block, support = self.quality.block_evidence
         counts = (self.model.examples_by_class[True], self.model.examples_by_class[False])
         actions = self.policy.decide_many(scores, current, counts, precision_at_block, support, block_at, previous, n)
@@ -437,9 +444,14 @@ class Detector:
         flagged = np.flatnonzero(actions != current)
         if not len(flagged):
             return flags
-        reasons = self.model.reasons_many(rows[flagged], F.FEATURE_NAMES,
-                                          None if contributions is None else contributions[flagged])
         at = (flagged if kept is None else kept[flagged]).tolist()
+        if rows is None:
+            rows = feature_rows(stack_states([states[k] for k in at]))
+            contributions = self.model.contributions(rows, F.FEATURE_NAMES)
+        else:
+            rows = rows[flagged]
+            contributions = None if contributions is None else contributions[flagged]
+        reasons = self.model.reasons_many(rows, F.FEATURE_NAMES, contributions)
         new_actions = actions[flagged].astype(np.int64).tolist()
         for k, action, score, why in zip(at, new_actions, scores[flagged].tolist(), reasons):
             aid, state = ids[k], states[k]

@@ -186,6 +186,32 @@ def idle_accounts(accounts: dict[str, array], horizon: float) -> list[str]:
     return _kernel.idle_accounts(accounts, horizon)
 
 
+def ready_scores_python(states: list[array], min_tweets: float, excluded_action: float, means, stds, weights,
+                        clip: float, intercept: float) -> tuple[np.ndarray, ...]:
+    """The linear score of each of ``states`` that is ready (``N >= min_tweets`` and ``ACTION !=
+    excluded_action``), and what the policy decides from beside it: ``(at, scores, tweets, actions,
+    previous)``, one entry per ready state, ``at`` its index in ``states`` and ``previous`` its stored score
+    where it has tweeted since (``N > SCORE_N``), else NaN. The other arguments are :func:`linear_scores`'."""
+    S = stack_states(states)
+    at = np.flatnonzero((S[:, F.N] >= min_tweets) & (S[:, F.ACTION] != excluded_action))
+    S = S[at]
+    _, scores = linear_scores(feature_rows(S), means, stds, weights, clip, intercept)
+    previous = np.where(S[:, F.N] > S[:, F.SCORE_N], S[:, F.SCORE], np.nan)
+    return at, scores, S[:, F.N], S[:, F.ACTION], previous
+
+
+def ready_scores(states: list[array], min_tweets: float, excluded_action: float, means, stds, weights,
+                 clip: float, intercept: float) -> tuple[np.ndarray, ...]:
+    """:func:`ready_scores_python`, compiled: each state read in place, no matrix of states, rows or
+    contributions (a rescan scores every account to flag the few whose action changes)."""
+    if _kernel is None:
+        return ready_scores_python(states, min_tweets, excluded_action, means, stds, weights, clip, intercept)
+    out = np.empty((len(states), 5))
+    ready = _kernel.ready_scores(states, min_tweets, excluded_action, means, stds, weights, clip, intercept, out)
+    out = out[:ready]
+    return out[:, 0].astype(np.intp), out[:, 1], out[:, 2], out[:, 3], out[:, 4]
+
+
 def linear_scores(rows, means, stds, weights, clip: float, intercept: float) -> tuple[np.ndarray, np.ndarray]:
     """(contributions, scores) of ``rows`` (accounts x NF float64, C-contiguous; ``means``, ``stds`` and
     ``weights`` likewise, NF each): :func:`linear_scores_python`, compiled. Rows of other widths (a model

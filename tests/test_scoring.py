@@ -302,6 +302,18 @@ def test_linear_scores_equal_the_definition_on_edge_rows(kernel, clip, intercept
     assert signs.any() and not signs.all()  # -0.0 and 0.0 contributions both, told apart above
 
 
+def test_linear_scores_equal_the_definition_on_whole_numbers(kernel):
+    """The logarithms of small whole numbers come from a table made at import: each one, and the numbers around
+    the table's end, as libm computes them."""
+    values = [float(v) for v in range(-5, 4101)] + [-0.0, 4095.5, 0.5, 2.0 ** 31, -(2.0 ** 31), 1e15]
+    rows = np.array(values + [0.0] * (-len(values) % NF)).reshape(-1, NF)
+    means, stds, weights, clip, intercept = trained_params()
+    expected = scoring.linear_scores_python(rows, means, stds, weights, INF, intercept)
+    got = scoring.linear_scores(rows, means, stds, weights, INF, intercept)
+    assert_same_bits(got[0], expected[0])
+    assert_same_bits(got[1], expected[1])
+
+
 VALUES = st.one_of(st.floats(-1e6, 1e6), st.sampled_from([0.0, -0.0, INF, -INF, NAN, 1e308, -1e308, 5e-324]), ANY)
 PARAMS = hnp.arrays(np.float64, NF, elements=VALUES)
 
@@ -500,6 +512,79 @@ def test_stack_states_and_store_scores_refuse_bad_input_and_write_nothing(kernel
     assert state == array("d", range(F.SLOTS)), "a refused call wrote a state"
     arrays = [a for a in args if isinstance(a, array) and a is not state]
     del args  # (one case's scores is a numpy view of the state, which holds its buffer)
+    assert still_resizable(state, *arrays)
+
+
+# ------------------------------------------------------------------ a rescan's scores
+
+def rescannable_states() -> list[array]:
+    """Generated accounts and edge states, some too young to score, some cleared by a human, some scored since
+    their last tweet and some not."""
+    states = [array("d", state) for state in generated_states()] + [array("d", s) for s in EDGE_STATES.values()
+                                                                      if evaluable(s)]
+    for k, state in enumerate(states):
+        state[F.ACTION] = [0.0, 1.0, 2.0, 3.0][k % 4] if k % 5 else NAN
+        state[F.SCORE] = 0.25 + k / 10_000
+        state[F.SCORE_N] = state[F.N] - (k % 3 == 0)
+    return states
+
+
+def test_ready_scores_equal_the_definition(kernel):
+    states = rescannable_states()
+    means, stds, weights, clip, intercept = trained_params()
+    for min_tweets, excluded in ((3.0, 3.0), (1.0, 0.0), (1e9, 3.0), (-INF, NAN)):
+        expected = scoring.ready_scores_python(states, min_tweets, excluded, means, stds, weights, clip, intercept)
+        got = scoring.ready_scores(states, min_tweets, excluded, means, stds, weights, clip, intercept)
+        assert np.array_equal(got[0], expected[0]) and got[0].dtype == expected[0].dtype
+        for column, want in zip(got[1:], expected[1:]):
+            assert_same_bits(np.ascontiguousarray(column), np.ascontiguousarray(want))
+    ready = scoring.ready_scores_python(states, 3.0, 3.0, means, stds, weights, clip, intercept)
+    assert 0 < len(ready[0]) < len(states) - 20  # some left out by each rule
+    assert np.isnan(ready[4]).any() and (~np.isnan(ready[4])).any()
+    assert (ready[1] > 0.5).any() and (ready[1] < 0.5).any()
+    assert len(scoring.ready_scores([], 1.0, 3.0, means, stds, weights, clip, intercept)[0]) == 0
+
+
+def test_without_the_kernel_ready_scores_run_numpy_and_agree_within_rounding(monkeypatch):
+    states = rescannable_states()[:len(generated_states())]  # (the edge states are beyond numpy's rounding)
+    means, stds, weights, clip, intercept = trained_params()
+    compiled = scoring.ready_scores(states, 3.0, 3.0, means, stds, weights, clip, intercept)
+    monkeypatch.setattr(scoring, "_kernel", None)
+    fallback = scoring.ready_scores(states, 3.0, 3.0, means, stds, weights, clip, intercept)
+    assert np.array_equal(fallback[0], compiled[0]) and len(compiled[0]) > 50
+    for got, want in zip(fallback[1:], compiled[1:]):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
+def ready_args(state: array, **changed) -> dict:
+    args = dict(states=[state], min_tweets=1.0, excluded_action=3.0, means=doubles(NF),
+                stds=array("d", [1.0] * NF), weights=doubles(NF), clip=5.0, intercept=0.0, out=doubles(5))
+    return {**args, **changed}
+
+
+@pytest.mark.parametrize("changed, error, message", [
+    (lambda s: dict(states=(s,)), TypeError, "states must be a list"),
+    (lambda s: dict(states=[s, doubles(3)], out=doubles(10)), ValueError, "a state holds 3 doubles"),
+    (lambda s: dict(states=[s, 1.0], out=doubles(10)), TypeError, "a state must be a C-contiguous"),
+    (lambda s: dict(out=doubles(4)), ValueError, "out holds 4 doubles, not 5"),
+    (lambda s: dict(out=bytes(40)), ValueError, "out is read-only"),
+    (lambda s: dict(out=np.frombuffer(s, dtype=np.float64)[:5]), ValueError, r"out overlaps states\[0\]"),
+    (lambda s: dict(means=doubles(NF - 1)), ValueError, "means holds 36 doubles, not 37"),
+    (lambda s: dict(stds=array("d", [1.0] * 5 + [0.0] * 32)), ValueError, r"stds\[5\] \(default_profile\) is 0"),
+    (lambda s: dict(min_tweets="1"), TypeError, "must be real number"),
+    (lambda s: dict(intercept=None), TypeError, "must be real number"),
+])
+def test_ready_scores_refuse_bad_input_and_write_no_state(kernel, changed, error, message):
+    state = array("d", EDGE_STATES["typical"])
+    before = state.tobytes()
+    args = ready_args(state, **changed(state))
+    with pytest.raises(error, match=message):
+        kernel.ready_scores(*args.values())
+    assert state.tobytes() == before
+    with pytest.raises(TypeError, match="takes 9 arguments, not 8"):
+        kernel.ready_scores(*list(ready_args(state).values())[:8])
+    arrays = [a for a in args.values() if isinstance(a, array) and a is not state]
+    del args  # (one case's out is a numpy view of the state, which holds its buffer)
     assert still_resizable(state, *arrays)
 
 

@@ -9,6 +9,7 @@ import pytest
 from consumer import detector as D
 from consumer import features as F
 from consumer.decode import decode_label, decode_tweets
+from consumer.feature_matrix import stack
 from consumer.detector import BatchResult, Detector
 from consumer.detector import feature_rows
 from consumer.policy import CLEAR, Policy
@@ -90,3 +91,24 @@ def test_a_chunk_of_ready_and_unready_accounts_decides_each_as_scored_alone(even
     assert len(together[0]) > 20, "too few flags to tell"
     assert together == alone
     assert not {f["account_id"] for f in together[0]} & set(unready)
+
+
+def test_a_rescan_flags_each_account_with_its_own_score_and_reasons(events):
+    """A rescan scores every account without its feature row and finds the rows of those it flags again: each
+    flag must carry its own account's score, reasons and tweet count."""
+    detector = Detector(Policy(min_labels=5), min_tweets=3)
+    for start in range(0, len(events), 1000):
+        detector.process(events[start:start + 1000])
+    detector.flush()
+    ids = list(detector.accounts)[:400]
+    for aid in ids:  # reset: every account may be flagged again
+        detector.accounts[aid][F.ACTION] = 0.0
+    flags = detector._score_chunk(ids, [detector.accounts[a] for a in ids], BatchResult(), rescan=True)
+    assert len(flags) > 20, "too few flags to tell"
+    model = detector.model
+    for flag in flags:
+        state = detector.accounts[flag["account_id"]]
+        row = feature_rows(stack([state]))
+        assert flag["score"] == round(float(model.score_many(row, F.FEATURE_NAMES)[0]), 6)
+        assert flag["reasons"] == model.reasons(row[0], F.FEATURE_NAMES)
+        assert flag["tweets_seen"] == state[F.N] and flag["action"] in ("review", "block")
