@@ -349,16 +349,17 @@ class Detector:
         return score
 
     def _apply_verdict(self, label: Label, state) -> dict | None:
-        self.changed.add(label.account_id)
+        """The account's action after a human's verdict; a ``clear`` flag if it undoes one of ours. Only an
+        account whose action changed is changed for the changelog (a bot's verdict on an account the model
+        may flag changes nothing: a quarter of the bench's labels)."""
         action = int(state[F.ACTION])
-        if not label.is_bot and action in (NONE, CLEAR):
-            state[F.ACTION] = CLEAR
+        new = (NONE if action == CLEAR else action) if label.is_bot else CLEAR
+        if new == action:
             return None
-        if not label.is_bot:
-            state[F.ACTION] = CLEAR
+        state[F.ACTION] = new
+        self.changed.add(label.account_id)
+        if new == CLEAR and action != NONE:
             return self._flag(label.account_id, state, CLEAR, float("nan"), [], label.ts)
-        if action == CLEAR:  # a later verdict says bot: the model may flag it again
-            state[F.ACTION] = NONE
         return None
 
     # ---------------------------------------------------------------- scoring

@@ -64,3 +64,25 @@ def test_human_verdicts_on_flagged_accounts_stop_blocks_and_clear_flags():
     assert not detector.blocking_enabled
     flagged_then_called_human = {a for a in human_said if a in detector.accounts}
     assert flagged_then_called_human and flagged_then_called_human <= cleared
+
+
+def test_a_verdict_changes_the_changelog_only_where_it_changes_the_account():
+    """Each verdict leaves the account's action as the policy says; only the accounts it changed are written to
+    the changelog at the next checkpoint, and only a human verdict on one of our flags makes a clear flag."""
+    from consumer import features as F
+    from consumer.events import Tweet
+    from consumer.policy import CLEAR, NONE, REVIEW
+
+    detector = Detector(min_tweets=1)
+    detector.process([Tweet(str(i), account, 1e9 + i, text="hi") for i, account in enumerate("abcdef")])
+    detector.flush()
+    for account, action in zip("abcdef", [NONE, REVIEW, CLEAR, NONE, REVIEW, CLEAR]):
+        detector.accounts[account][F.ACTION] = action
+    detector.drain_changed()
+    verdicts = {"a": True, "b": True, "c": True, "d": False, "e": False, "f": False}
+    result = detector.process([Label(a, is_bot, 1e9 + 100, "review") for a, is_bot in verdicts.items()])
+    result.flags += detector.flush().flags
+    after = {a: int(detector.accounts[a][F.ACTION]) for a in "abcdef"}
+    assert after == {"a": NONE, "b": REVIEW, "c": NONE, "d": CLEAR, "e": CLEAR, "f": CLEAR}
+    assert detector.drain_changed() == {"c", "d", "e"}
+    assert [(f["account_id"], f["action"]) for f in result.flags] == [("e", "clear")]
