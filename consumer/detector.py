@@ -411,8 +411,10 @@ class Detector:
         had after its last tweets, which a block needs confirmed after new tweets; kept, a rescan would rewrite
         every account of the population to the changelog each time the model's examples double (a million
         records in the bench's run). Nor are its rows fed to the drift monitor, which watches the accounts that
-        tweeted, not a snapshot of the whole population."""
-        if rescan and self.model.kind == "logreg":  # the scores alone: rows and contributions of the flagged
+        tweeted, not a snapshot of the whole population. So a rescan of the linear model reads the scores alone,
+        each state in place (:func:`~consumer.scoring.ready_scores`), and the rows and contributions of the few
+        accounts it flags after."""
+        if rescan and self.model.kind == "logreg":
             _, means, stds, weights, clip, intercept = self.model._linear_params(F.FEATURE_NAMES)
             kept, scores, n, current, previous = ready_scores(states, self.min_tweets, CLEAR, means, stds, weights,
                                                               clip, intercept)
@@ -422,7 +424,7 @@ class Detector:
             ready = (S[:, F.N] >= self.min_tweets) & (S[:, F.ACTION] != CLEAR)
             kept = None  # where the ready accounts are in ids and states, if not all are ready
             if not ready.all():
-                kept = np.flatnonzero(ready)  # (not the lists filtered: a rescan's chunk is 8,192 accounts)
+                kept = np.flatnonzero(ready)  # (not the lists filtered: a chunk holds up to 8,192 accounts)
                 S = S[kept]
             rows = feature_rows(S)
             scores, contributions = self.model.score_with_contributions(rows, F.FEATURE_NAMES)
