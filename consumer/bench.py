@@ -23,7 +23,13 @@ pinned to the other cores, so the consumer's core runs the consumer alone
    state, training and flag topics over the same preloaded input), and of the
    naive baseline (``benchmarks/baseline.py``: per-message ``poll()``,
    ``json.loads``, ``river.stats`` features, ``predict_proba_one`` on every
-   tweet, a ``produce`` per flag, no transactions). Each consumer's
+   tweet, a ``produce`` per flag, no transactions), in ``--rounds`` rounds
+   (3): each round runs the three once, one after the other, so that a slow
+   spell of the machine falls on the three runs of one round rather than on
+   one consumer. Each throughput figure is the median of its rounds' (of an
+   even count, the lower middle; for the exactly-once cost, the higher), the
+   ratio to the baseline the median of each round's own ratio, and the JSON
+   lists every round's (``events_per_s_runs``, ...). Each consumer's
    ``botwatch_events_consumed_total`` for the tweets and the labels topic is
    scraped from its ``/metrics`` every 0.5 s. The window runs from the first
    sample that counts any event to the last sample before the count of all
@@ -39,7 +45,7 @@ pinned to the other cores, so the consumer's core runs the consumer alone
    ``label_tail_s`` of work on labels alone. The baseline is stopped
    after 20 s; its window is measured the same way.
 2. **Event-to-flag latency at half load**: a fresh input topic pair, a paced
-   producer sending the same stream at half of botwatch's measured rate for
+   producer sending the same stream at half of botwatch's median rate for
    20 s, botwatch started with ``--checkpoint-interval 0.1`` (flags become
    visible to ``read_committed`` readers only when their transaction commits,
    so the checkpoint interval is part of the latency) and the model the
@@ -891,21 +897,37 @@ def bench(settings, say: Say) -> dict:
                 delete_topics(client, prefix)
 
 
+def round_tag(tag: str, k: int) -> str:
+    """The topic and group name part of round ``k``'s run (the first round's is the tag itself)."""
+    return tag if k == 0 else f"{tag}{k + 1}"
+
+
+def median_run(runs: list[Run]) -> Run:
+    """The run whose rate is the median (of an even count, the lower of the two in the middle)."""
+    return sorted(runs, key=lambda r: r.throughput.events_per_s)[(len(runs) - 1) // 2]
+
+
 def measure_all(ctx: Context, stream: Stream, broker_note: str) -> dict:
     settings, say = ctx.settings, ctx.say
     affinity = os.sched_getaffinity(0)
     if ctx.cpu is not None:
         os.sched_setaffinity(0, ctx.others)  # keep the harness off the consumer's core
     try:
-        runs = {}
-        for delivery in (settings.delivery, *{"exactly-once", "at-least-once"} - {settings.delivery}):
-            say(f"botwatch {delivery}: consuming {stream.tweets:,} tweets ...")
-            runs[delivery] = measure_botwatch(ctx, topics_for(ctx.prefix, TAGS[delivery]), delivery)
-        say(f"baseline: consuming for {BASELINE_SECONDS:.0f}s ...")
-        baseline = measure_baseline(ctx, topics_for(ctx.prefix, "naive"))
-        primary = runs[settings.delivery]
+        # in rounds, each consumer once a round: a slow spell of the machine falls on one round's runs of all three
+        deliveries = (settings.delivery, *sorted({"exactly-once", "at-least-once"} - {settings.delivery}))
+        runs: dict[str, list[Run]] = {delivery: [] for delivery in deliveries}
+        baselines: list[Run] = []
+        for k in range(settings.rounds):
+            of = f" (round {k + 1} of {settings.rounds})" if settings.rounds > 1 else ""
+            for delivery in deliveries:
+                say(f"botwatch {delivery}{of}: consuming {stream.tweets:,} tweets ...")
+                runs[delivery].append(measure_botwatch(ctx, topics_for(ctx.prefix, round_tag(TAGS[delivery], k)),
+                                                       delivery))
+            say(f"baseline{of}: consuming for {BASELINE_SECONDS:.0f}s ...")
+            baselines.append(measure_baseline(ctx, topics_for(ctx.prefix, round_tag("naive", k))))
+        # the first round's training log: every round's run learns the same model from the same labels
         latency = measure_latency(ctx, topics_for(ctx.prefix, TAGS[settings.delivery]),
-                                  primary.throughput.events_per_s / 2, settings.delivery)
+                                  median_run(runs[settings.delivery]).throughput.events_per_s / 2, settings.delivery)
     finally:
         os.sched_setaffinity(0, affinity)
     say("memory: restoring the exactly-once run's changelog under tracemalloc ...")
@@ -915,20 +937,28 @@ def measure_all(ctx: Context, stream: Stream, broker_note: str) -> dict:
     templates = [encode_account(state, None) for state in states]
     del states
     restore = measure_restore(ctx, templates, getattr(settings, "restore_accounts", RESTORE_ACCOUNTS))
-    return report(ctx, stream, runs, baseline, latency, bytes_per_account, mem_accounts, restore, broker_note)
+    return report(ctx, stream, runs, baselines, latency, bytes_per_account, mem_accounts, restore, broker_note)
 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def report(ctx, stream, runs, baseline, latency, bytes_per_account, mem_accounts, restore, broker_note) -> dict:
-    eos, alo = runs["exactly-once"].throughput, runs["at-least-once"].throughput
-    primary = runs[ctx.settings.delivery]
+def rates(runs: list[Run]) -> list[float]:
+    return [run.throughput.events_per_s for run in runs]
+
+
+def report(ctx, stream, runs, baselines, latency, bytes_per_account, mem_accounts, restore, broker_note) -> dict:
+    """The figures, each throughput figure the median of its rounds' (see the module doc), every round's listed."""
+    primary_runs = runs[ctx.settings.delivery]
+    primary, baseline = median_run(primary_runs), median_run(baselines)
+    eos, alo = median_run(runs["exactly-once"]).throughput, median_run(runs["at-least-once"]).throughput
+    ratios = [botwatch / naive for botwatch, naive in zip(rates(primary_runs), rates(baselines))]
+    costs = [1.0 - e / a for e, a in zip(rates(runs["exactly-once"]), rates(runs["at-least-once"]))]
     r = {
         "events_per_s": round(primary.throughput.events_per_s, 1),
         "baseline_events_per_s": round(baseline.throughput.events_per_s, 1),
-        "ratio": round(primary.throughput.events_per_s / baseline.throughput.events_per_s, 2),
+        "ratio": round(sorted(ratios)[(len(ratios) - 1) // 2], 2),
         "p50_latency_ms": round(latency["p50_ms"], 1),
         "p99_latency_ms": round(latency["p99_ms"], 1),
         "steady_p50_latency_ms": _round(latency["steady_p50_ms"]),
@@ -940,7 +970,7 @@ def report(ctx, stream, runs, baseline, latency, bytes_per_account, mem_accounts
         "delivery": ctx.settings.delivery,
         "exactly_once_events_per_s": round(eos.events_per_s, 1),
         "at_least_once_events_per_s": round(alo.events_per_s, 1),
-        "exactly_once_cost": round(1.0 - eos.events_per_s / alo.events_per_s, 3),
+        "exactly_once_cost": round(sorted(costs)[len(costs) // 2], 3),  # (of an even count, the higher middle)
         "restore_accounts": restore["accounts"],
         "restore_seconds": round(restore["seconds"], 2),
         "restore_accounts_per_s": round(restore["accounts_per_s"], 1),
@@ -964,6 +994,13 @@ def report(ctx, stream, runs, baseline, latency, bytes_per_account, mem_accounts
         "latency_consumer_events_per_s": round(latency["consumer_events_per_s"], 1),
         "latency_checkpoint_interval_s": LATENCY_CHECKPOINT,
         "service_p99_latency_ms_bucket": latency["service_p99_ms_bucket"],
+        "rounds": len(primary_runs),
+        "events_per_s_runs": [round(v, 1) for v in rates(primary_runs)],
+        "baseline_events_per_s_runs": [round(v, 1) for v in rates(baselines)],
+        "ratio_runs": [round(v, 2) for v in ratios],
+        "exactly_once_events_per_s_runs": [round(v, 1) for v in rates(runs["exactly-once"])],
+        "at_least_once_events_per_s_runs": [round(v, 1) for v in rates(runs["at-least-once"])],
+        "exactly_once_cost_runs": [round(v, 3) for v in costs],
         "memory_accounts": mem_accounts,
         "batch_size": BATCH_SIZE,
         "consumer_cpu": ctx.cpu,
@@ -978,17 +1015,27 @@ def report(ctx, stream, runs, baseline, latency, bytes_per_account, mem_accounts
 def table(r: dict) -> str:
     floors = {key: f"{op} {bound:,g}" for key, op, bound in FLOORS}
     met = r["floors_met"]
+    def of_rounds(key: str, fmt: str = "{:,.0f}", before: str = "") -> str:
+        """Each round's figure, where there are several."""
+        runs = r[f"{key}_runs"]
+        return f"{before}the median of rounds " + ", ".join(fmt.format(v) for v in runs) if len(runs) > 1 else ""
+
     rows = [
         ("botwatch, events/s, one core", f"{r['events_per_s']:,.0f}", "events_per_s",
-         f"{r['delivery']}, {r['window_s']:.1f}s window, CPU {r['cpu_share']:.0%}"),
+         f"{r['delivery']}, {r['window_s']:.1f}s window, CPU {r['cpu_share']:.0%}"
+         + of_rounds("events_per_s", before="; ")),
         ("  its tweets alone, events/s", f"{r['tweet_phase_events_per_s']:,.0f}", None,
          f"{r['tweet_phase_s']:.1f}s, then {r['label_tail_s']:.1f}s of label work after the last tweet"),
         ("naive baseline, events/s, one core", f"{r['baseline_events_per_s']:,.0f}", None,
-         f"{r['baseline_window_s']:.1f}s window, CPU {r['baseline_cpu_share']:.0%}"),
-        ("botwatch / baseline", f"{r['ratio']:.2f}x", "ratio", ""),
-        ("exactly-once, events/s", f"{r['exactly_once_events_per_s']:,.0f}", None, ""),
-        ("at-least-once, events/s", f"{r['at_least_once_events_per_s']:,.0f}", None, ""),
-        ("cost of exactly-once", f"{100 * r['exactly_once_cost']:.1f}%", "exactly_once_cost", ""),
+         f"{r['baseline_window_s']:.1f}s window, CPU {r['baseline_cpu_share']:.0%}"
+         + of_rounds("baseline_events_per_s", before="; ")),
+        ("botwatch / baseline", f"{r['ratio']:.2f}x", "ratio", of_rounds("ratio", "{:.2f}x")),
+        ("exactly-once, events/s", f"{r['exactly_once_events_per_s']:,.0f}", None,
+         of_rounds("exactly_once_events_per_s")),
+        ("at-least-once, events/s", f"{r['at_least_once_events_per_s']:,.0f}", None,
+         of_rounds("at_least_once_events_per_s")),
+        ("cost of exactly-once", f"{100 * r['exactly_once_cost']:.1f}%", "exactly_once_cost",
+         of_rounds("exactly_once_cost", "{:.1%}")),
         ("event-to-flag p50, ms", f"{r['p50_latency_ms']:,.0f}", None,
          f"at {r['latency_rate']:,.0f} tweets/s, {r['latency_flags']:,} flags"),
         ("event-to-flag p99, ms", f"{r['p99_latency_ms']:,.0f}", "p99_latency_ms",

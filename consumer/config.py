@@ -147,6 +147,8 @@ OPTIONS: tuple[Option, ...] = (
            "500,000 tweets)", int, ("bench",), _positive, "a positive integer"),
     Option("restore-accounts", 1_000_000, "accounts the benchmark writes to a changelog and restores", int, ("bench",),
            _positive, "a positive integer"),
+    Option("rounds", 3, "throughput runs of each consumer, in turn; their figures are the medians", int, ("bench",),
+           _positive, "a positive integer"),
     Option("bot-fraction", 0.2, "fraction of simulated accounts that are bots (any family)", float, ("generate",), _probability, "a fraction in [0, 1]"),
     Option("families", "", "share of bots per bot family, e.g. spam=0.5,amplifier=0.15,hashtag=0.15,fake_follower=0.1,"
            "social=0.1 (empty: this default)", commands=("generate",)),

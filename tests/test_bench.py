@@ -25,8 +25,8 @@ KEYS = ("events_per_s", "baseline_events_per_s", "ratio", "p50_latency_ms", "p99
 def test_bench_reports_every_figure(kafka_bootstrap):
     env = clean_env()
     env["BOTWATCH_RESTORE_ACCOUNTS"] = "20000"  # the restore figure at smoke-test size
-    result = botwatch("bench", "--events", "20000", "--accounts", "4000", "--json", "--no-progress",
-                      "--bootstrap", kafka_bootstrap, env=env, timeout=600)
+    result = botwatch("bench", "--events", "20000", "--accounts", "4000", "--rounds", "2", "--json",
+                      "--no-progress", "--bootstrap", kafka_bootstrap, env=env, timeout=600)
     report = json.loads(result.stdout)
     for key in KEYS:
         assert isinstance(report[key], (int, float)) and report[key] > 0, f"{key}: {report.get(key)!r}"
@@ -35,3 +35,15 @@ def test_bench_reports_every_figure(kafka_bootstrap):
     assert report["label_tail_s"] >= 0 and report["tweet_phase_s"] <= report["window_s"]
     assert set(report["floors_met"]) == {"events_per_s", "ratio", "p99_latency_ms", "bytes_per_account",
                                          "exactly_once_cost", "restore_seconds"}
+
+    # two rounds: each figure is a round's (the lower middle), the ratio and the cost each round's own
+    assert report["rounds"] == 2
+    runs, naive = report["events_per_s_runs"], report["baseline_events_per_s_runs"]
+    assert len(runs) == len(naive) == 2 and all(v > 0 for v in runs + naive)
+    assert report["events_per_s"] == min(runs) and report["baseline_events_per_s"] == min(naive)
+    assert report["ratio_runs"] == pytest.approx([b / n for b, n in zip(runs, naive)], abs=0.01)
+    assert report["ratio"] == min(report["ratio_runs"])
+    eos, alo = report["exactly_once_events_per_s_runs"], report["at_least_once_events_per_s_runs"]
+    assert eos == runs and report["exactly_once_events_per_s"] == min(eos)
+    assert report["exactly_once_cost_runs"] == pytest.approx([1 - e / a for e, a in zip(eos, alo)], abs=0.001)
+    assert report["exactly_once_cost"] == max(report["exactly_once_cost_runs"])
