@@ -1015,6 +1015,7 @@ def report(ctx, stream, runs, baselines, latency, bytes_per_account, mem_account
 def table(r: dict) -> str:
     floors = {key: f"{op} {bound:,g}" for key, op, bound in FLOORS}
     met = r["floors_met"]
+
     def of_rounds(key: str, fmt: str = "{:,.0f}", before: str = "") -> str:
         """Each round's figure, where there are several."""
         runs = r[f"{key}_runs"]
