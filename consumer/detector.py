@@ -415,9 +415,8 @@ class Detector:
         each state in place (:func:`~consumer.scoring.ready_scores`), and the rows and contributions of the few
         accounts it flags after."""
         if rescan and self.model.kind == "logreg":
-            _, means, stds, weights, clip, intercept = self.model._linear_params(F.FEATURE_NAMES)
-            kept, scores, n, current, previous = ready_scores(states, self.min_tweets, CLEAR, means, stds, weights,
-                                                              clip, intercept)
+            kept, scores, n, current, previous = ready_scores(states, self.min_tweets, CLEAR,
+                                                              *self.model.linear_params(F.FEATURE_NAMES))
             rows = contributions = None
         else:
             S = stack_states(states)

@@ -276,6 +276,12 @@ class Model:
             self._linear = (names, means, stds, weights, clip, float(lr.intercept))
         return self._linear
 
+    def linear_params(self, names: tuple[str, ...]) -> tuple:
+        """The linear model's ``(means, stds, weights, clip, intercept)`` over the features ``names``, as
+        :func:`consumer.scoring.linear_scores` takes them (a kernel that scores without rows, as a rescan does,
+        needs them bare)."""
+        return self._linear_params(names)[1:]
+
     def contributions(self, rows: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
         """Each feature's additive contribution to the logit, per row (linear model only)."""
         return self.score_with_contributions(rows, names)[1]
