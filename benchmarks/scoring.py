@@ -8,13 +8,13 @@ and per account of:
 * numpy: ``feature_matrix(states)`` and ``scoring.linear_scores_numpy``, the
   fallback where the kernel is not built;
 * kernel: ``scoring.feature_rows(stack(states))`` and
-  ``scoring.linear_scores`` with the model's ``_linear_params``.
+  ``scoring.linear_scores`` with the model's ``linear_params``.
 
-Both start from the list of state arrays, so both pay for stacking them. Then a rescan's chunk of 8,192 accounts: the kernel
-path above against ``scoring.ready_scores`` (the scores alone, each state read in
-place), which a rescan runs. Each
-figure is the best of 5 runs (timeit, garbage collector off) of as many calls
-as take about 0.1 s. Before timing, the kernel's scores are checked against
+Both start from the list of state arrays, so both pay for stacking them. Then
+a rescan's chunk of 8,192 accounts: the kernel path above against
+``scoring.ready_scores`` (the scores alone, each state read in place), which a
+rescan runs. Each figure is the best of 5 runs (timeit, garbage collector off)
+of as many calls as take about 0.1 s. Before timing, the kernel's scores are checked against
 numpy's. The whole run takes about 15 s.
 
 Run::
@@ -62,14 +62,12 @@ def accounts_and_model(accounts: int = 8_192, tweets: int = 100_000) -> tuple[li
 
 
 def numpy_path(model: Model, states: list[array]) -> np.ndarray:
-    _, means, stds, weights, clip, intercept = model._linear_params(NAMES)
-    return scoring.linear_scores_numpy(feature_matrix(states), means, stds, weights, clip, intercept)[1]
+    return scoring.linear_scores_numpy(feature_matrix(states), *model.linear_params(NAMES))[1]
 
 
 def kernel_path(model: Model, states: list[array]) -> np.ndarray:
     rows = scoring.feature_rows(stack(states))
-    _, means, stds, weights, clip, intercept = model._linear_params(NAMES)
-    return scoring.linear_scores(rows, means, stds, weights, clip, intercept)[1]
+    return scoring.linear_scores(rows, *model.linear_params(NAMES))[1]
 
 
 def best_seconds_per_call(call) -> float:
@@ -94,7 +92,7 @@ def main() -> None:
         b = best_seconds_per_call(lambda: kernel_path(model, batch)) * 1e6
         print(f"{n:>8,}  {a:>14,.1f} {a / n:>11.3f}  {b:>15,.1f} {b / n:>11.3f}  {a / b:>7.1f}x")
     batch = states[:BATCHES[-1]]
-    params = model._linear_params(NAMES)[1:]
+    params = model.linear_params(NAMES)
     np.testing.assert_array_equal(scoring.ready_scores(batch, 1.0, 3.0, *params)[1], kernel_path(model, batch))
     a = best_seconds_per_call(lambda: kernel_path(model, batch)) * 1e6
     b = best_seconds_per_call(lambda: scoring.ready_scores(batch, 1.0, 3.0, *params)) * 1e6

@@ -9,9 +9,9 @@ import pytest
 from consumer import detector as D
 from consumer import features as F
 from consumer.decode import decode_label, decode_tweets
-from consumer.feature_matrix import stack
 from consumer.detector import BatchResult, Detector
 from consumer.detector import feature_rows
+from consumer.feature_matrix import stack
 from consumer.policy import CLEAR, Policy
 from producers.generate import Generator
 
