@@ -92,6 +92,7 @@ import os
 import re
 import signal
 import socket
+import statistics
 import struct
 import subprocess
 import sys
@@ -958,7 +959,7 @@ def report(ctx, stream, runs, baselines, latency, bytes_per_account, mem_account
     r = {
         "events_per_s": round(primary.throughput.events_per_s, 1),
         "baseline_events_per_s": round(baseline.throughput.events_per_s, 1),
-        "ratio": round(sorted(ratios)[(len(ratios) - 1) // 2], 2),
+        "ratio": round(statistics.median_low(ratios), 2),
         "p50_latency_ms": round(latency["p50_ms"], 1),
         "p99_latency_ms": round(latency["p99_ms"], 1),
         "steady_p50_latency_ms": _round(latency["steady_p50_ms"]),
@@ -970,7 +971,7 @@ def report(ctx, stream, runs, baselines, latency, bytes_per_account, mem_account
         "delivery": ctx.settings.delivery,
         "exactly_once_events_per_s": round(eos.events_per_s, 1),
         "at_least_once_events_per_s": round(alo.events_per_s, 1),
-        "exactly_once_cost": round(sorted(costs)[len(costs) // 2], 3),  # (of an even count, the higher middle)
+        "exactly_once_cost": round(statistics.median_high(costs), 3),  # (lower is better: the higher middle)
         "restore_accounts": restore["accounts"],
         "restore_seconds": round(restore["seconds"], 2),
         "restore_accounts_per_s": round(restore["accounts_per_s"], 1),
