@@ -56,13 +56,15 @@ pinned to the other cores, so the consumer's core runs the consumer alone
    ``read_committed`` reader takes each flag off ``bot-flags``; the latency of
    a review or block flag is the time it was read minus the time the tweet
    that made the account's count reach the flag's ``tweets_seen`` was handed
-   to the producer. The producer is warmed first (connection, metadata and
-   idempotence id, with one record to a topic of its own): a cold one held the
-   first second's tweets back for 0.3 to 1.1 s, which is the bench's start-up,
-   not botwatch's. ``clear`` flags come from labels and are left out. If
-   botwatch has not drained its backlog 15 s after the producer stops, it is
-   stopped (SIGTERM: it commits and closes); the flags it never made are
-   missing, so the figures are then a lower bound (``latency_backlog_drained``).
+   to the producer (it is paced in steps of :data:`PACE_AHEAD`, and the flags
+   are parsed after the run: the bench shares the broker's core). The producer
+   is warmed first (connection, metadata and idempotence id, with one record
+   to a topic of its own): a cold one held the first second's tweets back for
+   0.3 to 1.1 s, which is the bench's start-up, not botwatch's. ``clear``
+   flags come from labels and are left out. If botwatch has not drained its
+   backlog 15 s after the producer stops, it is stopped (SIGTERM: it commits
+   and closes); the flags it never made are missing, so the figures are then
+   a lower bound (``latency_backlog_drained``).
    ``p50_latency_ms`` and ``p99_latency_ms`` (the floor) cover every flag;
    ``steady_p50_latency_ms`` and ``steady_p99_latency_ms`` leave out the
    tweets sent in the first 3 s, as the throughput windows leave out start-up.
