@@ -614,12 +614,11 @@ class Paced:
         return max((n for when, n in self.progress if when <= t), default=0)
 
 
-#: How far ahead of its schedule the paced producer may get before it sleeps. The bench runs on the core the
-#: broker shares with it, and every bit of CPU it takes there the broker's commits wait for: at 2 ms, 500
-#: wake-ups a second at 20,000 tweets/s. With 10 ms, the accounts' lists made after the run and the flags
-#: parsed after it (FlagReader.flags), the bench's share of that core fell from 0.25-0.28 to 0.16-0.17.
-#: The tweets of 10 ms go out together, each stamped when handed to the producer (whose linger.ms of 5
-#: batches them anyway).
+#: How far ahead of its schedule the paced producer may get before it sleeps. The bench runs on the broker's
+#: core, and what CPU it takes there the broker's commits wait for: at 2 ms the loop woke 500 times a second
+#: at 20,000 tweets/s. With 10 ms, the accounts' lists made after the run and the flags parsed after it
+#: (FlagReader.flags), the bench's share of that core fell from 0.25-0.28 to 0.16-0.17. The tweets of 10 ms
+#: go out together, each stamped when handed to the producer (whose linger.ms of 5 batches them anyway).
 PACE_AHEAD = 0.01
 
 
@@ -775,7 +774,7 @@ def measure_latency(ctx: "Context", warm: Topics, rate: float, delivery: str) ->
             if sent_at >= paced.started_at + LATENCY_WARMUP:
                 steady.append(read_at - sent_at)
     if not latencies:
-        raise BenchError(f"no review or block flag in the latency run ({len(reader.flags)} flags in all)")
+        raise BenchError(f"no review or block flag in the latency run ({len(reader.read)} flags in all)")
     # how far the consumer fell behind the producer: a backlog means the latency is queueing, not processing
     backlog = max((paced.sent_by(s.t) - s.events for s in watcher.samples), default=0)
     service_p99 = histogram_quantile(watcher.last_text, "botwatch_event_to_flag_latency_seconds", 0.99)
