@@ -45,8 +45,8 @@ from consumer.drift import Detection, DriftMonitor
 from consumer.model import Model
 from consumer.policy import ACTION_NAMES, BLOCK, CLEAR, NONE, Policy
 from consumer.quality import RollingQuality
-from consumer.scoring import (feature_rows, idle_accounts, known_features, ready_scores, stack_states,
-                              store_scores)
+from consumer.scoring import (feature_rows, idle_accounts, known_features, previous_scores, ready_scores,
+                              stack_states, store_scores)
 
 INF = float("inf")
 
@@ -429,8 +429,7 @@ class Detector:
             scores, contributions = self.model.score_with_contributions(rows, F.FEATURE_NAMES)
             n = S[:, F.N]
             current = S[:, F.ACTION]
-            # a block is confirmed by a second score after new tweets: not by a rescan that only changed the model
-            previous = np.where(n > S[:, F.SCORE_N], S[:, F.SCORE], np.nan)
+            previous = previous_scores(S)
         if not len(scores):
             return []
         result.scored += len(scores)

@@ -186,6 +186,13 @@ def idle_accounts(accounts: dict[str, array], horizon: float) -> list[str]:
     return _kernel.idle_accounts(accounts, horizon)
 
 
+def previous_scores(S: np.ndarray) -> np.ndarray:
+    """Each stacked state's stored score where the account has tweeted since it was stored (``N > SCORE_N``),
+    else NaN: a block is confirmed by a second score after new tweets, not by a rescan that only changed the
+    model."""
+    return np.where(S[:, F.N] > S[:, F.SCORE_N], S[:, F.SCORE], np.nan)
+
+
 def ready_scores_python(states: list[array], min_tweets: float, excluded_action: float, means, stds, weights,
                         clip: float, intercept: float) -> tuple[np.ndarray, ...]:
     """The linear score of each of ``states`` that is ready (``N >= min_tweets`` and ``ACTION !=
@@ -196,8 +203,7 @@ def ready_scores_python(states: list[array], min_tweets: float, excluded_action:
     at = np.flatnonzero((S[:, F.N] >= min_tweets) & (S[:, F.ACTION] != excluded_action))
     S = S[at]
     _, scores = linear_scores(feature_rows(S), means, stds, weights, clip, intercept)
-    previous = np.where(S[:, F.N] > S[:, F.SCORE_N], S[:, F.SCORE], np.nan)
-    return at, scores, S[:, F.N], S[:, F.ACTION], previous
+    return at, scores, S[:, F.N], S[:, F.ACTION], previous_scores(S)
 
 
 def ready_scores(states: list[array], min_tweets: float, excluded_action: float, means, stds, weights,
