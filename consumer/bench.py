@@ -14,9 +14,11 @@ at the end.
 
 On a machine with two or more cores, every consumer measured runs pinned to
 the last core (``os.sched_setaffinity`` on the subprocess before it starts
-its Kafka threads), and the bench process and the bench's own broker are
-pinned to the other cores, so the consumer's core runs the consumer alone
-(plus whatever else the machine runs).
+its Kafka threads), and the bench's own broker is pinned to the other cores.
+The bench process runs on the other cores too while throughput is measured,
+so the consumer's core runs the consumer alone (plus whatever else the
+machine runs); during the latency run its paced producer and flag reader move
+to the consumer's core (step 2).
 
 1. **Throughput**, in the same run, of ``botwatch consume`` with exactly-once
    and with at-least-once delivery (each run with its own consumer group,
@@ -45,8 +47,8 @@ pinned to the other cores, so the consumer's core runs the consumer alone
    ``label_tail_s`` of work on labels alone. The baseline is stopped
    after 20 s; its window is measured the same way.
 2. **Event-to-flag latency at half load**: a fresh input topic pair, a paced
-   producer sending the same stream at half of botwatch's median rate for
-   20 s, botwatch started with ``--checkpoint-interval 0.1`` (flags become
+   producer sending the same stream's tweets (not its labels, see :func:`pace`)
+   at half of botwatch's median rate for 20 s, botwatch started with ``--checkpoint-interval 0.1`` (flags become
    visible to ``read_committed`` readers only when their transaction commits,
    so the checkpoint interval is part of the latency) and the model the
    measured run ended with (a fresh model flags nobody): the bench learns that
@@ -57,10 +59,13 @@ pinned to the other cores, so the consumer's core runs the consumer alone
    a review or block flag is the time it was read minus the time the tweet
    that made the account's count reach the flag's ``tweets_seen`` was handed
    to the producer (it is paced in steps of :data:`PACE_AHEAD`, and the flags
-   are parsed after the run: the bench shares the broker's core). The producer
-   is warmed first (connection, metadata and idempotence id, with one record
-   to a topic of its own): a cold one held the first second's tweets back for
-   0.3 to 1.1 s, which is the bench's start-up, not botwatch's. ``clear``
+   are parsed after the run, to take little of the core it runs on). The
+   producer and the reader run on the consumer's core: at half load the
+   consumer leaves half of it idle, while the broker's core is near its limit
+   (on the broker's core they took a sixth of it, and the flags waited). The
+   producer is warmed first (connection, metadata and idempotence id, with one
+   record to a topic of its own): a cold one held the first second's tweets
+   back for 0.3 to 1.1 s, which is the bench's start-up, not botwatch's. ``clear``
    flags come from labels and are left out. If botwatch has not drained its
    backlog 15 s after the producer stops, it is stopped (SIGTERM: it commits
    and closes); the flags it never made are missing, so the figures are then
@@ -574,7 +579,7 @@ class FlagReader(threading.Thread):
         self.consumer = Consumer({**client_config, "group.id": f"bench-reader-{uuid.uuid4().hex[:8]}",
                                   "enable.auto.commit": False, "isolation.level": "read_committed",
                                   # a long poll: the broker answers as soon as a commit makes flags readable,
-                                  # and a short one only spent the CPU of the core it shares with the broker
+                                  # and a short one only spent the CPU of the core it shares with the consumer
                                   "fetch.wait.max.ms": 100, "fetch.queue.backoff.ms": 1})
         # assign, not subscribe: no group join to wait for
         self.consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
@@ -596,9 +601,9 @@ class FlagReader(threading.Thread):
 
     @property
     def flags(self) -> list[tuple[float, dict]]:
-        """(wall time read, flag) of every flag read. Parsed once the run is over, not as read: this thread runs
-        on the broker's core, where a start-up's thousands of flags a second took CPU from the commits they
-        wait for."""
+        """(wall time read, flag) of every flag read. Parsed once the run is over, not as read: this thread shares
+        a core with the consumer (with the broker before), and a start-up's thousands of flags a second took CPU
+        from the work they wait for."""
         return [(at, orjson.loads(value)) for at, value in self.read]
 
 
@@ -614,11 +619,12 @@ class Paced:
         return max((n for when, n in self.progress if when <= t), default=0)
 
 
-#: How far ahead of its schedule the paced producer may get before it sleeps. The bench runs on the broker's
-#: core, and what CPU it takes there the broker's commits wait for: at 2 ms the loop woke 500 times a second
-#: at 20,000 tweets/s. With 10 ms, the accounts' lists made after the run and the flags parsed after it
-#: (FlagReader.flags), the bench's share of that core fell from 0.25-0.28 to 0.16-0.17. The tweets of 10 ms
-#: go out together, each stamped when handed to the producer (whose linger.ms of 5 batches them anyway).
+#: How far ahead of its schedule the paced producer may get before it sleeps. The bench shares a core with what
+#: it measures (the consumer's; the broker's before), and what CPU it takes there the flags wait for: at 2 ms
+#: the loop woke 500 times a second at 20,000 tweets/s. With 10 ms, the accounts' lists made after the run and
+#: the flags parsed after it (FlagReader.flags), the bench's share of a core fell from 0.25-0.28 to 0.16-0.17.
+#: The tweets of 10 ms go out together, each stamped when handed to the producer (whose linger.ms of 5 batches
+#: them anyway).
 PACE_AHEAD = 0.01
 
 
@@ -643,32 +649,31 @@ def warm_producer(ctx: "Context", t: Topics):
     return producer
 
 
-def first_records(path: Path, tweets: int) -> list:
-    """The cached stream's records up to its ``tweets``-th tweet, as (is a tweet, value, key)."""
+def first_tweets(path: Path, tweets: int) -> list[tuple[bytes, bytes]]:
+    """The cached stream's first ``tweets`` tweets, as (value, key)."""
     records = []
     for r in read_stream(path):
-        is_tweet = r.topic == "tweets"
-        tweets -= is_tweet
-        if tweets < 0:
-            break
-        records.append((is_tweet, r.value, r.key))
+        if r.topic == "tweets":
+            if len(records) == tweets:
+                break
+            records.append((r.value, r.key))
     return records
 
 
 def pace(ctx: "Context", t: Topics, rate: float, seconds: float) -> Paced:
-    """Send the cached stream to ``t`` at ``rate`` tweets/s for ``seconds`` (labels ride along unpaced).
+    """Send the cached stream's tweets to ``t`` at ``rate`` tweets/s for ``seconds`` (or until they run out).
 
-    The records are read from the cache before the clock starts: read while sending, they took CPU from
-    the core the broker shares with this process, and so from the latency measured."""
-    records = first_records(ctx.path, math.ceil(rate * seconds) + 1)
+    Its labels are left out: learning them makes the model score every account again each time its examples
+    reach a power of two, and the flags of such a rescan were caused by no tweet (they were counted from the
+    account's last tweet: seconds, when a fast run's half rate reached the stream's end, where its labels lie).
+    The tweets are read from the cache before the clock starts: read while sending, they took CPU from the
+    core this process runs on, and so from the latency measured."""
+    records = first_tweets(ctx.path, math.ceil(rate * seconds) + 1)
     producer = warm_producer(ctx, t)
     paced = Paced({}, 0, 0.0, [], started_at=time.time())
     keys, sent_at = [], []  # of each tweet sent: the accounts' lists are made after the run (see PACE_AHEAD)
     started = time.monotonic()
-    for is_tweet, value, key in records:
-        if not is_tweet:
-            producer.produce(t.labels, value, key)
-            continue
+    for value, key in records:
         now = time.monotonic()
         if now - started >= seconds:
             break
@@ -750,12 +755,16 @@ def measure_latency(ctx: "Context", warm: Topics, rate: float, delivery: str) ->
             raise BenchError(f"botwatch did not get ready for the latency run:\n{tail(log)}")
         time.sleep(0.1)  # waiting for start-up, not synchronisation
     watcher = Watcher(proc, port, counters_of(t, labels=False))
-    reader = FlagReader(ctx.client, t.flags)
-    watcher.start()
-    reader.start()
     ctx.say(f"latency: sending tweets at {rate:,.0f}/s for {LATENCY_SECONDS:.0f}s "
             f"(checkpoint interval {LATENCY_CHECKPOINT}s)")
-    paced = pace(ctx, t, rate, LATENCY_SECONDS)
+    # At half load the consumer leaves half of its core idle while the broker's core is near its limit: the
+    # paced producer and the flag reader (about a sixth of a core) run beside the consumer, which can only make
+    # botwatch look slower, and the broker gets a core of its own, as a production broker has its own machine.
+    with ctx.pinned_to_consumer_core():
+        reader = FlagReader(ctx.client, t.flags)
+        watcher.start()
+        reader.start()
+        paced = pace(ctx, t, rate, LATENCY_SECONDS)
     kept_up = stop_after(proc, LATENCY_GRACE + IDLE_EXIT)
     finish(proc, watcher, log)
     while time.monotonic() - reader.last_read < 1.0:  # every flag is committed by now: drain what is in flight
