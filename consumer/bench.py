@@ -17,8 +17,8 @@ the last core (``os.sched_setaffinity`` on the subprocess before it starts
 its Kafka threads), and the bench's own broker is pinned to the other cores.
 The bench process runs on the other cores too while throughput is measured,
 so the consumer's core runs the consumer alone (plus whatever else the
-machine runs); during the latency run its paced producer and flag reader move
-to the consumer's core (step 2).
+machine runs); during the latency run its paced producer and flag reader may
+run on either core (step 2).
 
 1. **Throughput**, in the same run, of ``botwatch consume`` with exactly-once
    and with at-least-once delivery (each run with its own consumer group,
@@ -47,10 +47,11 @@ to the consumer's core (step 2).
    ``label_tail_s`` of work on labels alone. The baseline is stopped
    after 20 s; its window is measured the same way.
 2. **Event-to-flag latency at half load**: a fresh input topic pair, a paced
-   producer sending the same stream's tweets (not its labels, see :func:`pace`)
-   at half of botwatch's median rate for 20 s, botwatch started with ``--checkpoint-interval 0.1`` (flags become
-   visible to ``read_committed`` readers only when their transaction commits,
-   so the checkpoint interval is part of the latency) and the model the
+   producer sending the same stream's tweets (not its labels, see
+   :func:`pace`) at half of botwatch's median rate for 20 s, botwatch started
+   with ``--checkpoint-interval 0.1`` (flags become visible to
+   ``read_committed`` readers only when their transaction commits, so the
+   checkpoint interval is part of the latency) and the model the
    measured run ended with (a fresh model flags nobody): the bench learns that
    run's training log and hands the model over as a snapshot
    (``--snapshot-dir``), since a consumer learns an example only once its
@@ -59,17 +60,18 @@ to the consumer's core (step 2).
    a review or block flag is the time it was read minus the time the tweet
    that made the account's count reach the flag's ``tweets_seen`` was handed
    to the producer (it is paced in steps of :data:`PACE_AHEAD`, and the flags
-   are parsed after the run, to take little of the core it runs on). The
-   producer and the reader run on the consumer's core: at half load the
-   consumer leaves half of it idle, while the broker's core is near its limit
-   (on the broker's core they took a sixth of it, and the flags waited). The
-   producer is warmed first (connection, metadata and idempotence id, with one
-   record to a topic of its own): a cold one held the first second's tweets
-   back for 0.3 to 1.1 s, which is the bench's start-up, not botwatch's. ``clear``
-   flags come from labels and are left out. If botwatch has not drained its
-   backlog 15 s after the producer stops, it is stopped (SIGTERM: it commits
-   and closes); the flags it never made are missing, so the figures are then
-   a lower bound (``latency_backlog_drained``).
+   are parsed after the run, to take little CPU). The producer and the reader
+   are not pinned: the scheduler runs them where there is room. At half load
+   the consumer leaves about half of its core idle while the broker's core is
+   near its limit; pinned to the broker's core they took a sixth of it and
+   the flags waited, pinned to the consumer's the consumer fell behind when
+   the machine slowed. The producer is warmed first (connection, metadata
+   and idempotence id, with one record to a topic of its own): a cold one held
+   the first second's tweets back for 0.3 to 1.1 s, which is the bench's
+   start-up, not botwatch's. ``clear`` flags (withdrawals) are left out. If
+   botwatch has not drained its backlog 15 s after the producer stops, it is
+   stopped (SIGTERM: it commits and closes); the flags it never made are
+   missing, so the figures are then a lower bound (``latency_backlog_drained``).
    ``p50_latency_ms`` and ``p99_latency_ms`` (the floor) cover every flag;
    ``steady_p50_latency_ms`` and ``steady_p99_latency_ms`` leave out the
    tweets sent in the first 3 s, as the throughput windows leave out start-up.
@@ -579,7 +581,7 @@ class FlagReader(threading.Thread):
         self.consumer = Consumer({**client_config, "group.id": f"bench-reader-{uuid.uuid4().hex[:8]}",
                                   "enable.auto.commit": False, "isolation.level": "read_committed",
                                   # a long poll: the broker answers as soon as a commit makes flags readable,
-                                  # and a short one only spent the CPU of the core it shares with the consumer
+                                  # and a short one only spent the CPU the consumer and the broker wait for
                                   "fetch.wait.max.ms": 100, "fetch.queue.backoff.ms": 1})
         # assign, not subscribe: no group join to wait for
         self.consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
@@ -602,8 +604,8 @@ class FlagReader(threading.Thread):
     @property
     def flags(self) -> list[tuple[float, dict]]:
         """(wall time read, flag) of every flag read. Parsed once the run is over, not as read: this thread shares
-        a core with the consumer (with the broker before), and a start-up's thousands of flags a second took CPU
-        from the work they wait for."""
+        the cores with the consumer and the broker, and a start-up's thousands of flags a second took CPU from
+        the work they wait for."""
         return [(at, orjson.loads(value)) for at, value in self.read]
 
 
@@ -619,12 +621,11 @@ class Paced:
         return max((n for when, n in self.progress if when <= t), default=0)
 
 
-#: How far ahead of its schedule the paced producer may get before it sleeps. The bench shares a core with what
-#: it measures (the consumer's; the broker's before), and what CPU it takes there the flags wait for: at 2 ms
-#: the loop woke 500 times a second at 20,000 tweets/s. With 10 ms, the accounts' lists made after the run and
-#: the flags parsed after it (FlagReader.flags), the bench's share of a core fell from 0.25-0.28 to 0.16-0.17.
-#: The tweets of 10 ms go out together, each stamped when handed to the producer (whose linger.ms of 5 batches
-#: them anyway).
+#: How far ahead of its schedule the paced producer may get before it sleeps. The bench shares the cores with
+#: what it measures, and what CPU it takes the flags wait for: at 2 ms the loop woke 500 times a second at
+#: 20,000 tweets/s. With 10 ms, the accounts' lists made after the run and the flags parsed after it
+#: (FlagReader.flags), the bench's share of a core fell from 0.25-0.28 to 0.16-0.17. The tweets of 10 ms go
+#: out together, each stamped when handed to the producer (whose linger.ms of 5 batches them anyway).
 PACE_AHEAD = 0.01
 
 
@@ -667,7 +668,7 @@ def pace(ctx: "Context", t: Topics, rate: float, seconds: float) -> Paced:
     reach a power of two, and the flags of such a rescan were caused by no tweet (they were counted from the
     account's last tweet: seconds, when a fast run's half rate reached the stream's end, where its labels lie).
     The tweets are read from the cache before the clock starts: read while sending, they took CPU from the
-    core this process runs on, and so from the latency measured."""
+    consumer and the broker, and so from the latency measured."""
     records = first_tweets(ctx.path, math.ceil(rate * seconds) + 1)
     producer = warm_producer(ctx, t)
     paced = Paced({}, 0, 0.0, [], started_at=time.time())
@@ -757,10 +758,9 @@ def measure_latency(ctx: "Context", warm: Topics, rate: float, delivery: str) ->
     watcher = Watcher(proc, port, counters_of(t, labels=False))
     ctx.say(f"latency: sending tweets at {rate:,.0f}/s for {LATENCY_SECONDS:.0f}s "
             f"(checkpoint interval {LATENCY_CHECKPOINT}s)")
-    # At half load the consumer leaves half of its core idle while the broker's core is near its limit: the
-    # paced producer and the flag reader (about a sixth of a core) run beside the consumer, which can only make
-    # botwatch look slower, and the broker gets a core of its own, as a production broker has its own machine.
-    with ctx.pinned_to_consumer_core():
+    # The paced producer and the flag reader (about a sixth of a core) go wherever the scheduler finds room:
+    # pinned to either core, they made that core the queue (see the module doc, step 2).
+    with ctx.on_cores(ctx.others | {ctx.cpu}):
         reader = FlagReader(ctx.client, t.flags)
         watcher.start()
         reader.start()
@@ -869,7 +869,7 @@ def measure_restore(ctx: "Context", templates: list[bytes], n: int) -> dict:
         raise BenchError("the changelog records were not all delivered")
     ctx.say(f"restore: {n:,} account states ({len(templates[0])} B each) written in "
             f"{time.monotonic() - started:.1f}s; restoring {PARTITIONS} partitions ...")
-    with ctx.pinned_to_consumer_core():
+    with ctx.on_cores({ctx.cpu}):
         started = time.perf_counter()
         states = restore_partitions(ctx.client, t.state, list(range(PARTITIONS)), timeout=600)
         seconds = time.perf_counter() - started
@@ -895,11 +895,11 @@ class Context:
     others: set[int]
 
     @contextlib.contextmanager
-    def pinned_to_consumer_core(self):
-        """This thread, and the threads it starts meanwhile, on the consumer's core."""
+    def on_cores(self, cpus: set):
+        """This thread, and the threads it starts meanwhile, on ``cpus`` (left as it is on a single core)."""
         before = os.sched_getaffinity(0)
         if self.cpu is not None:
-            os.sched_setaffinity(0, {self.cpu})
+            os.sched_setaffinity(0, cpus)
         try:
             yield
         finally:
