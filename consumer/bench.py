@@ -194,14 +194,19 @@ def ensure_cache(events: int, accounts: int, say: Say) -> Path:
     tweets = 0
     with open(partial, "wb", buffering=1 << 20) as f:
         for r in Generator(accounts=accounts, tweets=events, seed=SEED).events():
-            f.write(_FRAME.pack(_KINDS.index(r.topic), len(r.key), len(r.value), r.ts))
-            f.write(r.key)
-            f.write(r.value)
+            write_record(f, r)
             tweets += r.topic == "tweets"
             if r.topic == "tweets" and tweets % 100_000 == 0:
                 say(f"input: {tweets:,} tweets generated")
     partial.rename(path)
     return path
+
+
+def write_record(f, r) -> None:
+    """Append one :class:`producers.records.Record` to an open cache file (read back by :func:`read_stream`)."""
+    f.write(_FRAME.pack(_KINDS.index(r.topic), len(r.key), len(r.value), r.ts))
+    f.write(r.key)
+    f.write(r.value)
 
 
 def read_stream(path: Path) -> Iterator:
@@ -669,12 +674,12 @@ def pace(ctx: "Context", t: Topics, rate: float, seconds: float) -> Paced:
     account's last tweet: seconds, when a fast run's half rate reached the stream's end, where its labels lie).
     The tweets are read from the cache before the clock starts: read while sending, they took CPU from the
     consumer and the broker, and so from the latency measured."""
-    records = first_tweets(ctx.path, math.ceil(rate * seconds) + 1)
+    tweets = first_tweets(ctx.path, math.ceil(rate * seconds) + 1)
     producer = warm_producer(ctx, t)
     paced = Paced({}, 0, 0.0, [], started_at=time.time())
     keys, sent_at = [], []  # of each tweet sent: the accounts' lists are made after the run (see PACE_AHEAD)
     started = time.monotonic()
-    for value, key in records:
+    for value, key in tweets:
         now = time.monotonic()
         if now - started >= seconds:
             break
