@@ -552,6 +552,111 @@ static PyObject *ready_scores(PyObject *Py_UNUSED(module), PyObject *const *args
     return PyLong_FromSsize_t(ready);
 }
 
+/* The reasons' keys and round(), fetched once at import */
+static PyObject *reason_keys[3]; /* "feature", "value", "contribution" */
+static PyObject *round_function, *six_digits;
+
+/* round(x, 6) as Python computes it, a new reference or NULL.
+ *
+ * Python rounds the exact decimal value of x * 10**6 to an integer R (half to even) and returns the double
+ * nearest R / 10**6, through a decimal string (0.6 us). y = x * 1e6 is within half an ulp of that exact
+ * product, so r = nearbyint(y) is R unless a half-integer lies within an ulp of y: those (ties, and y too
+ * large to have a fraction) take the builtin, as do infinities and NaN (the comparison is false). r / 1e6,
+ * of two exact doubles, is correctly rounded as the string's conversion is, and nearbyint keeps a zero's
+ * sign as Python does. tests/test_scoring.py holds this to round(). */
+static PyObject *rounded(double x)
+{
+    double y = x * 1e6, r = nearbyint(y);
+    if (0.5 - fabs(y - r) > nextafter(fabs(y), INFINITY) - fabs(y))
+        return PyFloat_FromDouble(r / 1e6);
+    PyObject *value = PyFloat_FromDouble(x);
+    if (value == NULL)
+        return NULL;
+    PyObject *args[2] = {value, six_digits};
+    PyObject *result = PyObject_Vectorcall(round_function, args, 2, NULL);
+    Py_DECREF(value);
+    return result;
+}
+
+/* {"feature": name, "value": round(value, 6), "contribution": round(contribution, 6)}, or NULL */
+static PyObject *reason(int j, double value, double contribution)
+{
+    PyObject *out = PyDict_New();
+    if (out == NULL)
+        return NULL;
+    PyObject *figures[3] = {Py_NewRef(feature_name_objects[j]), rounded(value), rounded(contribution)};
+    int failed = 0;
+    for (int k = 0; k < 3; k++) {
+        failed = failed || figures[k] == NULL || PyDict_SetItem(out, reason_keys[k], figures[k]) < 0;
+        Py_XDECREF(figures[k]);
+    }
+    if (failed)
+        Py_CLEAR(out);
+    return out;
+}
+
+#define MAX_TOP NF
+
+PyDoc_STRVAR(top_reasons_doc,
+"top_reasons(rows, contributions, n, top) -> list\n--\n\n"
+"scoring.top_reasons_python over FEATURE_NAMES: for each of the n rows (rows and contributions, n * NF float64\n"
+"each), the reasons of its top (0 to NF) features by positive contribution, highest first, ties in feature\n"
+"order: a list of {'feature', 'value', 'contribution'} dicts, each figure round()-ed to 6 digits.");
+
+static PyObject *top_reasons(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "top_reasons(rows, contributions, n, top) takes 4 arguments, not %zd", nargs);
+        return NULL;
+    }
+    Py_ssize_t n = row_count(args[2], NF);
+    if (n < 0)
+        return NULL;
+    Py_ssize_t top = PyNumber_AsSsize_t(args[3], PyExc_OverflowError);
+    if (top == -1 && PyErr_Occurred())
+        return NULL;
+    if (top < 0 || top > MAX_TOP) {
+        PyErr_Format(PyExc_ValueError, "top must be from 0 to %d, not %zd", MAX_TOP, top);
+        return NULL;
+    }
+    static const struct spec specs[] = {{0, NF, 1, 0, "rows"}, {1, NF, 1, 0, "contributions"}};
+    Py_buffer views[2];
+    if (get_all(args, n, specs, 2, views) < 0)
+        return NULL;
+    const double *rows = views[0].buf, *contributions = views[1].buf;
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        const double *c = contributions + i * NF;
+        int best[MAX_TOP], kept = 0;
+        for (int j = 0; j < NF; j++) {
+            if (!(c[j] > 0.0)) /* NaN is no reason either */
+                continue;
+            int at = kept < top ? kept++ : (int)top; /* where c[j] goes in from: past the end if it is not in */
+            while (at > 0 && c[best[at - 1]] < c[j]) { /* strictly: an earlier feature keeps a tie */
+                if (at < top)
+                    best[at] = best[at - 1];
+                at--;
+            }
+            if (at < top)
+                best[at] = j;
+        }
+        PyObject *reasons = PyList_New(kept);
+        for (int k = 0; reasons != NULL && k < kept; k++) {
+            PyObject *one = reason(best[k], rows[i * NF + best[k]], c[best[k]]);
+            if (one == NULL)
+                Py_CLEAR(reasons);
+            else
+                PyList_SET_ITEM(reasons, k, one);
+        }
+        if (reasons == NULL)
+            Py_CLEAR(out);
+        else
+            PyList_SET_ITEM(out, i, reasons);
+    }
+    release_all(views, 2);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"feature_rows", (PyCFunction)(void (*)(void))feature_rows, METH_FASTCALL, feature_rows_doc},
     {"linear_scores", (PyCFunction)(void (*)(void))linear_scores, METH_FASTCALL, linear_scores_doc},
@@ -560,6 +665,7 @@ static PyMethodDef methods[] = {
     {"idle_accounts", (PyCFunction)(void (*)(void))idle_accounts, METH_FASTCALL, idle_accounts_doc},
     {"known_features", known_features, METH_O, known_features_doc},
     {"ready_scores", (PyCFunction)(void (*)(void))ready_scores, METH_FASTCALL, ready_scores_doc},
+    {"top_reasons", (PyCFunction)(void (*)(void))top_reasons, METH_FASTCALL, top_reasons_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -617,6 +723,22 @@ PyMODINIT_FUNC PyInit__score(void)
         if (feature_name_objects[j] == NULL)
             feature_name_objects[j] = PyUnicode_InternFromString(FEATURE_NAMES[j]);
         if (feature_name_objects[j] == NULL)
+            return NULL;
+    }
+    static const char *const reason_key_names[3] = {"feature", "value", "contribution"};
+    for (int k = 0; k < 3; k++) {
+        if (reason_keys[k] == NULL)
+            reason_keys[k] = PyUnicode_InternFromString(reason_key_names[k]);
+        if (reason_keys[k] == NULL)
+            return NULL;
+    }
+    if (six_digits == NULL && (six_digits = PyLong_FromLong(6)) == NULL)
+        return NULL;
+    if (round_function == NULL) {
+        PyObject *builtins = PyImport_ImportModule("builtins");
+        round_function = builtins == NULL ? NULL : PyObject_GetAttrString(builtins, "round");
+        Py_XDECREF(builtins);
+        if (round_function == NULL)
             return NULL;
     }
     PyObject *module = PyModule_Create(&module_def);

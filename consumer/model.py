@@ -37,7 +37,7 @@ import numpy as np
 from river import compose, forest, linear_model, optim, preprocessing, tree
 from river.utils import VectorDict
 
-from consumer.scoring import linear_scores
+from consumer.scoring import linear_scores, top_reasons
 
 MODEL_KINDS = ("logreg", "arf", "hat")
 
@@ -307,7 +307,8 @@ class Model:
         return out, None
 
     def reasons(self, row: np.ndarray, names: tuple[str, ...], top: int = 3) -> list[dict]:
-        """The ``top`` features that pushed this row's score up the most."""
+        """The ``top`` features that pushed this row's score up the most, highest first (ties in ``names``
+        order), with their values and contributions (:func:`~consumer.scoring.top_reasons`)."""
         return self.reasons_many(row[None, :], names, top=top)[0]
 
     def reasons_many(self, rows: np.ndarray, names: tuple[str, ...], contributions: np.ndarray | None = None,
@@ -318,13 +319,4 @@ class Model:
             return [[] for _ in rows]
         if contributions is None:
             contributions = self.contributions(rows, names)
-        tops = np.argsort(-contributions, axis=1)[:, :top]
-        # only the top features' values, as Python floats: a rescan flags thousands of accounts at once, and
-        # numpy's scalars (or every feature of every row made a float object) are slow
-        values = np.take_along_axis(rows, tops, axis=1).tolist()
-        contribs = np.take_along_axis(contributions, tops, axis=1).tolist()
-        return [
-            [{"feature": names[j], "value": round(v, 6), "contribution": round(c, 6)}
-             for j, v, c in zip(order, row, contrib) if c > 0]
-            for order, row, contrib in zip(tops.tolist(), values, contribs)
-        ]
+        return top_reasons(rows, contributions, names, top)

@@ -88,6 +88,24 @@ def linear_scores_python(rows, means, stds, weights, clip: float, intercept: flo
     return np.array(contributions, dtype=np.float64).reshape(-1, len(means)), np.array(scores, dtype=np.float64)
 
 
+def top_reasons_python(rows, contributions, names: tuple[str, ...], top: int = 3) -> list[list[dict]]:
+    """Why each row scored as it did: its ``top`` features by positive contribution to the logit, highest first
+    (a tie in ``names`` order), as ``{"feature", "value", "contribution"}`` with both figures rounded to 6
+    digits. ``rows`` and ``contributions`` are (rows x len(names)); a row with fewer features pushing it up has
+    fewer reasons.
+
+    >>> top_reasons_python([[1.0, 2.0, 3.0]], [[0.5, -1.0, 0.5]], ("a", "b", "c"), top=3)
+    [[{'feature': 'a', 'value': 1.0, 'contribution': 0.5}, {'feature': 'c', 'value': 3.0, 'contribution': 0.5}]]
+    """
+    out = []
+    for row, pushes in zip(np.asarray(rows, dtype=np.float64).tolist(),
+                           np.asarray(contributions, dtype=np.float64).tolist()):
+        first = sorted((j for j, c in enumerate(pushes) if c > 0), key=lambda j: -pushes[j])[:top]  # stable
+        out.append([{"feature": names[j], "value": round(row[j], 6), "contribution": round(pushes[j], 6)}
+                    for j in first])
+    return out
+
+
 # ------------------------------------------------------------------ numpy, where the kernel is not built
 
 def feature_rows_numpy(S: np.ndarray) -> np.ndarray:
@@ -230,3 +248,13 @@ def linear_scores(rows, means, stds, weights, clip: float, intercept: float) -> 
     contributions, scores = np.empty((n, NF)), np.empty(n)
     _kernel.linear_scores(rows, n, means, stds, weights, clip, intercept, contributions, scores)
     return contributions, scores
+
+
+def top_reasons(rows, contributions, names: tuple[str, ...], top: int = 3) -> list[list[dict]]:
+    """:func:`top_reasons_python`, compiled for the model's own features (:data:`~consumer.features.FEATURE_NAMES`):
+    a warm model flags thousands of new accounts a second at start-up, and their reasons as Python dicts were
+    most of the cost of a flag."""
+    if _kernel is None or names != F.FEATURE_NAMES or not 0 <= top <= NF:
+        return top_reasons_python(rows, contributions, names, top)
+    rows = np.ascontiguousarray(rows, dtype=np.float64)
+    return _kernel.top_reasons(rows, np.ascontiguousarray(contributions, dtype=np.float64), len(rows), top)

@@ -4,6 +4,7 @@ fallback, equals them within rounding; misused buffers raise."""
 from __future__ import annotations
 
 import math
+import struct
 from array import array
 from functools import lru_cache
 
@@ -664,3 +665,104 @@ def test_without_the_kernel_a_label_s_features_come_from_python(monkeypatch):
     monkeypatch.setattr(scoring, "_kernel", None)
     state = generated_states()[0]
     assert_same_dict(scoring.known_features(state), F.feature_dict(F.feature_row(state)))
+
+
+# ------------------------------------------------------------------ the reasons of a flag
+
+def same_reasons(got: list, expected: list) -> bool:
+    """Equal, with each figure to the bit (0.0 is not -0.0; NaN is NaN)."""
+    def bits(reasons):
+        return [[(r["feature"], *(struct.pack("<d", r[k]) if r[k] == r[k] else "nan" for k in ("value", "contribution")))
+                 for r in row] for row in reasons]
+    return bits(got) == bits(expected) and all(type(r) is dict and list(r) == ["feature", "value", "contribution"]
+                                               for row in got for r in row)
+
+
+def test_top_reasons_equal_the_definition_on_trained_rows(kernel):
+    states = rescannable_states()
+    rows = scoring.feature_rows(scoring.stack_states(states))
+    contributions, _ = scoring.linear_scores(rows, *trained_params())
+    for top in (0, 1, 3, 5, NF):
+        expected = scoring.top_reasons_python(rows, contributions, F.FEATURE_NAMES, top)
+        assert same_reasons(kernel.top_reasons(rows, contributions, len(rows), top), expected)
+        assert same_reasons(scoring.top_reasons(rows, contributions, F.FEATURE_NAMES, top), expected)
+    three = scoring.top_reasons_python(rows, contributions, F.FEATURE_NAMES, 3)
+    assert {len(r) for r in three} >= {3} and len({r[0]["feature"] for r in three if r}) > 3
+
+
+def test_top_reasons_rank_ties_in_feature_order_and_skip_what_does_not_push_up(kernel):
+    rng = np.random.default_rng(8)
+    rows = rng.normal(size=(400, NF)) * 10.0 ** rng.integers(-8, 10, size=(400, NF))
+    contributions = rng.choice([0.5, 0.25, 0.0, -0.0, -1.0, NAN, INF, -INF, 1e-300, 5e-324], size=(400, NF))
+    contributions[::3] = 0.5  # all tied
+    contributions[1::7] = rng.normal(size=NF)
+    for top in (1, 2, 3, 7, NF):
+        expected = scoring.top_reasons_python(rows, contributions, F.FEATURE_NAMES, top)
+        assert same_reasons(kernel.top_reasons(rows, contributions, len(rows), top), expected)
+    tied = scoring.top_reasons_python(rows[:1], contributions[:1], F.FEATURE_NAMES, 3)[0]
+    assert [r["feature"] for r in tied] == list(F.FEATURE_NAMES[:3])
+    assert kernel.top_reasons(rows, np.zeros((400, NF)), 400, 3) == [[]] * 400
+
+
+def rounding_cases() -> list[float]:
+    """Doubles at every scale, and the ones round(x, 6) is hardest on: decimal and binary ties, their
+    neighbours, where x * 1e6 stops having a fraction (2**52), zeros, subnormals, infinities and NaN."""
+    rng = np.random.default_rng(21)
+    cases = (rng.random(20_000) * 10.0 ** rng.integers(-12, 13, size=20_000)).tolist()
+    cases += rng.normal(size=5_000).tolist() + rng.integers(-10**7, 10**7, size=5_000).tolist()
+    ties = [float(f"{k}.{d}5") * 10.0 ** -e for k in range(0, 30) for d in ("", "0", "00", "4", "99999")
+            for e in (0, 3, 6)] + [j / 128 for j in range(-300, 300)] + [j / 2**20 for j in range(0, 3000, 7)]
+    ties += [float(f"0.{'0' * z}{k}5") for z in range(0, 8) for k in range(0, 100)]
+    for x in ties:
+        cases += [x, math.nextafter(x, INF), math.nextafter(x, -INF)]
+    for x in (2.0**30, 2.0**50 / 1e6, 2.0**51 / 1e6, 2.0**52 / 1e6, 2.0**53 / 1e6, 1e300 / 1e6, 2.0**60):
+        cases += [x, math.nextafter(x, INF), math.nextafter(x, -INF), x + 0.25e-6, x + 0.5e-6, x + 0.75e-6]
+    cases += [0.0, 5e-324, 2.2250738585072014e-308, 1e-300, 4.9999999e-7, 5e-7, 5.0000001e-7, 1.7976931348623157e308,
+              INF, NAN]
+    return cases + [-x for x in cases]
+
+
+def test_top_reasons_round_each_figure_as_python_does(kernel):
+    cases = rounding_cases()
+    n = len(cases)
+    rows, contributions = np.zeros((n, NF)), np.zeros((n, NF))
+    rows[:, 4] = cases
+    contributions[:, 4] = [abs(x) if abs(x) > 0 else 1.0 for x in cases]  # (a reason only if it pushes up)
+    got = kernel.top_reasons(rows, contributions, n, 1)
+    for x, [reason] in zip(cases, got):
+        want = round(x, 6)
+        assert reason["feature"] == F.FEATURE_NAMES[4]
+        assert (reason["value"] != reason["value"] and want != want) or struct.pack("<d", reason["value"]) == \
+            struct.pack("<d", want), (x, reason["value"], want)
+        c = abs(x) if abs(x) > 0 else 1.0
+        assert c != c or struct.pack("<d", reason["contribution"]) == struct.pack("<d", round(c, 6)), x
+
+
+@pytest.mark.parametrize("args, error, message", [
+    ((doubles(NF), doubles(NF), 1), TypeError, "takes 4 arguments, not 3"),
+    ((doubles(NF), doubles(NF), 1, -1), ValueError, "top must be from 0 to 37, not -1"),
+    ((doubles(NF), doubles(NF), 1, NF + 1), ValueError, "top must be from 0 to 37, not 38"),
+    ((doubles(NF), doubles(NF), -1, 3), ValueError, "n must be a row count from 0 on, not -1"),
+    ((doubles(NF), doubles(NF - 1), 1, 3), ValueError, "contributions holds 36 doubles, not 37"),
+    ((doubles(2 * NF), doubles(2 * NF), 1, 3), ValueError, "rows holds 74 doubles, not 37"),
+    ((doubles(NF), [0.0] * NF, 1, 3), TypeError, "contributions must be a C-contiguous"),
+    ((doubles(NF), doubles(NF), 1, "3"), TypeError, "cannot be interpreted as an integer"),
+])
+def test_top_reasons_refuse_bad_input(kernel, args, error, message):
+    with pytest.raises(error, match=message):
+        kernel.top_reasons(*args)
+    assert still_resizable(*[a for a in args if isinstance(a, array)])
+
+
+def test_top_reasons_of_other_features_or_without_the_kernel_come_from_python(monkeypatch):
+    rows = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    contributions = np.array([[0.1, 0.3, 0.2], [-1.0, 0.0, 0.5]])
+    names = ("a", "b", "c")
+    assert scoring.top_reasons(rows, contributions, names, 2) == [
+        [{"feature": "b", "value": 2.0, "contribution": 0.3}, {"feature": "c", "value": 3.0, "contribution": 0.2}],
+        [{"feature": "c", "value": 6.0, "contribution": 0.5}]]
+    full_rows, full_contributions = np.full((2, NF), 2.0), np.tile(np.linspace(-1.0, 1.0, NF), (2, 1))
+    compiled = scoring.top_reasons(full_rows, full_contributions, F.FEATURE_NAMES, 3)
+    monkeypatch.setattr(scoring, "_kernel", None)
+    assert scoring.top_reasons(full_rows, full_contributions, F.FEATURE_NAMES, 3) == compiled
+    assert [r["feature"] for r in compiled[0]] == list(F.FEATURE_NAMES[-1:-4:-1])
