@@ -10,7 +10,8 @@ preloaded into fresh topics of 6 partitions (names start with
 ``<tweets-topic>-bench-<run id>``) by an idempotent lz4 producer with large
 batches. The broker is the one at ``--bootstrap`` if it answers, else a local
 single-node broker started for the bench in a temporary directory and stopped
-at the end.
+at the end; that directory is in memory (``/dev/shm``) where there is room, or
+under ``--broker-dir`` (see :data:`MEMORY_DIR`).
 
 On a machine with two or more cores, every consumer measured runs pinned to
 the last core (``os.sched_setaffinity`` on the subprocess before it starts
@@ -235,21 +236,47 @@ def _answers(client_config: dict) -> bool:
         return False
 
 
+#: Where the bench's own broker keeps its logs unless ``--broker-dir`` says: in memory, where there is room. Its
+#: topics are made for the run and deleted with it, and on the development machine's virtual disk the first
+#: writes to a run's fresh partition files stalled the broker for tens of milliseconds each: the markers of the
+#: latency run's first transactions (one write to each of 14 partitions) took 0.3 to 1.0 s, against 16 ms at most
+#: in memory (README, Performance). That is the disk under a throwaway broker, not what the bench measures.
+MEMORY_DIR = Path("/dev/shm")
+MEMORY_ROOM = 8 * 2**30  # a bench writes about 4 GiB
+
+
+def broker_parent(requested: str = "") -> str | None:
+    """The directory the bench's own broker's temporary directory goes in: ``requested`` if given, else
+    :data:`MEMORY_DIR` where it has :data:`MEMORY_ROOM` free, else None (the system's temporary directory)."""
+    if requested:
+        return requested
+    try:
+        free = os.statvfs(MEMORY_DIR)
+    except OSError:
+        return None
+    return str(MEMORY_DIR) if free.f_bavail * free.f_frsize >= MEMORY_ROOM else None
+
+
 @contextlib.contextmanager
-def bench_broker(client_config: dict, say: Say):
-    """(bootstrap, description, pid of a broker we started or None): the given broker, or a fresh local one."""
+def bench_broker(client_config: dict, say: Say, parent: str = ""):
+    """(bootstrap, description, pid of a broker we started or None): the given broker, or a fresh local one
+    whose logs go under :func:`broker_parent`."""
     from consumer.kafka.broker import LocalBroker, free_port
 
     if _answers(client_config):
         yield client_config["bootstrap.servers"], f"existing broker at {client_config['bootstrap.servers']}", None
         return
-    with tempfile.TemporaryDirectory(prefix="botwatch-bench-kafka-") as tmp:
+    where = broker_parent(parent)
+    if where is not None and not Path(where).is_dir():
+        raise BenchError(f"--broker-dir {where}: no such directory")
+    with tempfile.TemporaryDirectory(prefix="botwatch-bench-kafka-", dir=where) as tmp:
         broker = LocalBroker(Path(tmp), "127.0.0.1", free_port())
         say(f"broker: nothing answers at {client_config['bootstrap.servers']}; starting a local broker at "
             f"{broker.bootstrap} in {tmp}")
         broker.start()
         try:
-            yield broker.bootstrap, f"local broker started for the bench at {broker.bootstrap}", broker.running_pid()
+            yield (broker.bootstrap, f"local broker started for the bench at {broker.bootstrap}, its logs in {tmp}",
+                   broker.running_pid())
         finally:
             say("broker: stopping the bench's broker")
             broker.stop()
@@ -917,7 +944,7 @@ def bench(settings, say: Say) -> dict:
     run_id = uuid.uuid4().hex[:8]
     prefix = f"{settings.tweets_topic}-bench-{run_id}"
     client = settings.client_config()
-    with bench_broker(client, say) as (bootstrap, broker_note, broker_pid), \
+    with bench_broker(client, say, settings.broker_dir) as (bootstrap, broker_note, broker_pid), \
             tempfile.TemporaryDirectory(prefix="botwatch-bench-") as tmp:
         client = {**client, "bootstrap.servers": bootstrap}
         ctx = Context(settings, say, client, bootstrap, path, Path(tmp), prefix, cpu, others)
