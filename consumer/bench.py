@@ -242,7 +242,7 @@ def _answers(client_config: dict) -> bool:
 #: latency run's first transactions (one write to each of 14 partitions) took 0.3 to 1.0 s, against 16 ms at most
 #: in memory (README, Performance). That is the disk under a throwaway broker, not what the bench measures.
 MEMORY_DIR = Path("/dev/shm")
-MEMORY_ROOM = 8 * 2**30  # a bench writes about 4 GiB
+MEMORY_ROOM = 4 * 2**30  # four times what a bench's logs reached at most (1.1 GiB, sampled every 2 s)
 
 
 def broker_parent(requested: str = "") -> str | None:

@@ -150,7 +150,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("rounds", 3, "throughput runs of each consumer, in turn; their figures are the medians", int, ("bench",),
            _positive, "a positive integer"),
     Option("broker-dir", "", "where the bench's own broker keeps its logs, when it starts one (empty: in memory, "
-           "/dev/shm, where 8 GiB are free; else the temporary directory)", commands=("bench",)),
+           "/dev/shm, where 4 GiB are free; else the temporary directory)", commands=("bench",)),
     Option("bot-fraction", 0.2, "fraction of simulated accounts that are bots (any family)", float, ("generate",), _probability, "a fraction in [0, 1]"),
     Option("families", "", "share of bots per bot family, e.g. spam=0.5,amplifier=0.15,hashtag=0.15,fake_follower=0.1,"
            "social=0.1 (empty: this default)", commands=("generate",)),
