@@ -15,9 +15,10 @@ a rescan's chunk of 8,192 accounts: the kernel path above against
 ``scoring.ready_scores`` (the scores alone, each state read in place), which a
 rescan runs. Last the reasons of 10, 100 and 1,000 flags: numpy's argsort and a
 Python dict per reason (``reasons_numpy``, what ``Model.reasons_many`` ran before
-the kernel) against ``scoring.top_reasons``. Each figure is the best of 5 runs (timeit, garbage collector off)
-of as many calls as take about 0.1 s. Before timing, the kernel's scores are checked against
-numpy's. The whole run takes about 15 s.
+the kernel) against ``scoring.top_reasons``. Each figure is the best of 5 runs
+(timeit, garbage collector off) of as many calls as take about 0.1 s. Before
+timing, the kernel's scores are checked against numpy's, and its reasons
+against ``reasons_numpy``'s. The whole run takes about 15 s.
 
 Run::
 
