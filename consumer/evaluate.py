@@ -119,7 +119,8 @@ class Evaluation:
             "drift_detections": self.drift,
             "model_version": d.model.version,
             "prequential": {"precision": d.quality.precision, "recall": d.quality.recall, "roc_auc": d.quality.roc_auc,
-                            "precision_at_block": d.quality.precision_at_block, "block_support": d.quality.block_support},
+                            "precision_at_block": d.quality.precision_at_block, "block_support": d.quality.block_support,
+                            "block_threshold": d.quality.block_threshold_in_force},
         }
         if truth is not None:
             unlabelled = [a for a in truth if a not in self.labelled]

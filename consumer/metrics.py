@@ -50,8 +50,16 @@ class Metrics:
         self.precision_at_block = Gauge("botwatch_model_precision_at_block", "Rolling precision at the block threshold (prequential)", registry=r)
         self.block_support = Gauge("botwatch_model_block_support",
                                    "Labelled accounts in the quality window at or above the block threshold", registry=r)
+        self.block_threshold = Gauge(
+            "botwatch_block_threshold",
+            "Score at and above which the model blocks: the lowest one whose precision over the quality window meets "
+            "the target, never below the configured --block-threshold (which it reads until one does)", registry=r)
         self.target_precision = Gauge("botwatch_target_precision", "Configured precision target at the block threshold",
                                       registry=r)
+        self.examples_late = Counter(
+            "botwatch_examples_late_total",
+            "Training examples that arrived after the model had learned past their event time (another instance's "
+            "clock said it could); each is learned at the next tick end, out of the canonical order", registry=r)
         self.last_poll = Gauge("botwatch_last_poll_timestamp_seconds", "Wall-clock time the consume loop last polled Kafka",
                                registry=r)
         self.blocking_enabled = Gauge("botwatch_blocking_enabled", "1 while the model has earned the right to block", registry=r)

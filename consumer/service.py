@@ -207,6 +207,7 @@ class Service:
         self.label_partition: dict[int, int] = {}  # id(label) -> input partition, for labels not applied yet
         self.examples_since_snapshot = 0
         self.drift_checks = 0
+        self.late_examples_counted = 0  # of the detector's late_examples, what botwatch_examples_late_total has
         self.dlq_log = RateLimitedLog(log)
         # one stable identity per instance: it fences a crashed predecessor's transaction and, as a static
         # group member, takes its partitions back at once instead of after a session timeout
@@ -338,6 +339,7 @@ class Service:
         self._abort()
         self.training.close()
         self.detector = build_detector(self.s)
+        self.late_examples_counted = 0
         self.training = TrainingLog(self.s.client_config(), self.s.training_topic, self.incarnation)
         self.training.restore(self.detector, self.s.snapshot_dir, self.snapshot_key)
         self.aligner = Aligner()
@@ -376,6 +378,7 @@ class Service:
         self.training.restore(self.detector, s.snapshot_dir, self.snapshot_key)
         m.model_info.info({"kind": self.detector.model.kind, "version": self.detector.model.version})
         m.target_precision.set(s.target_precision)
+        m.block_threshold.set(self.detector.quality.block_threshold_in_force)  # (the series exists from the start)
         m.declare_drift_series(self.detector.drift.monitored)
         if self.exactly_once:
             self.producer.init_transactions(60)  # also aborts what a crashed predecessor left open
@@ -616,16 +619,20 @@ class Service:
         for label in result.labels_applied:
             m.labels.labels("bot" if label.is_bot else "human").inc()
         m.accounts.set(len(d.accounts))
-        if result.learned:
+        if result.learned:  # (the example counts last: a scrape that reads them final reads the rest final too)
             q = d.quality
-            m.model_examples.labels("bot").set(d.model.examples_by_class[True])
-            m.model_examples.labels("human").set(d.model.examples_by_class[False])
             m.precision.set(q.precision)
             m.recall.set(q.recall)
             m.roc_auc.set(q.roc_auc)
             m.precision_at_block.set(q.precision_at_block)
             m.block_support.set(q.block_support)
+            m.block_threshold.set(q.block_threshold_in_force)
+            m.model_examples.labels("bot").set(d.model.examples_by_class[True])
+            m.model_examples.labels("human").set(d.model.examples_by_class[False])
         m.blocking_enabled.set(1 if d.blocking_enabled else 0)
+        if d.late_examples != self.late_examples_counted:  # (made here or read from the training log)
+            m.examples_late.inc(d.late_examples - self.late_examples_counted)
+            self.late_examples_counted = d.late_examples
 
     def _produce(self, topic: str, value, key, **kwargs) -> None:
         """Produce, waiting while librdkafka's local queue is full (a checkpoint writes every account changed

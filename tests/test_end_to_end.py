@@ -69,6 +69,8 @@ def test_generated_bots_are_flagged_and_no_human_is_blocked(kafka_bootstrap, top
         assert metric(port, "botwatch_events_consumed_total", consumed) == TWEETS
         assert metric(port, "botwatch_flags_emitted_total", '{action="review"}') is not None
         assert metric(port, "botwatch_batch_duration_seconds_count") > 0
+        assert 0.9 <= metric(port, "botwatch_block_threshold") <= 1.0  # never below --block-threshold's default
+        assert metric(port, "botwatch_examples_late_total") == 0  # one instance: its own clock is the only one
     finally:
         consumer.send_signal(signal.SIGTERM)
         out, err = consumer.communicate(timeout=60)
