@@ -110,7 +110,26 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as e:
         print(f"botwatch {args.command}: configuration error: {e}", file=sys.stderr)
         return 2
-    return COMMANDS[args.command][0](settings, args)
+    from confluent_kafka import KafkaException
+
+    try:
+        return COMMANDS[args.command][0](settings, args)
+    except KafkaException as e:
+        if not refused_setting(e):
+            raise
+        print(f"botwatch {args.command}: configuration error: librdkafka refused a client setting: "
+              f"{e.args[0].str()}. Check the Kafka pass-through settings ([kafka], BOTWATCH_KAFKA_*).", file=sys.stderr)
+        return 2
+
+
+def refused_setting(e) -> bool:
+    """Whether ``e`` is librdkafka refusing a configuration property or its value, as it does when a client is
+    made: the settings botwatch sets are valid, so a refused one came through the Kafka pass-through."""
+    from confluent_kafka import KafkaError
+
+    err = e.args[0] if e.args else None
+    return (isinstance(err, KafkaError) and err.code() == KafkaError._INVALID_ARG
+            and "configuration property" in err.str())
 
 
 if __name__ == "__main__":

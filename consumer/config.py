@@ -10,6 +10,10 @@ Kafka client settings that botwatch does not model (TLS, SASL, ...) pass
 through from a ``[kafka]`` table in the TOML file or from environment
 variables ``BOTWATCH_KAFKA_<SETTING>`` (``.`` as ``_``, e.g.
 ``BOTWATCH_KAFKA_SASL_PASSWORD`` for ``sasl.password``). They are never logged.
+They also override the tuning botwatch's clients choose (``compression.type``,
+``linger.ms``, ``fetch.wait.max.ms``, ...); the settings its delivery
+guarantees rest on (:data:`OWNED_KAFKA_SETTINGS`) are botwatch's alone, and a
+pass-through value for one fails at start.
 """
 
 from __future__ import annotations
@@ -23,6 +27,26 @@ from typing import Any, Callable
 
 class ConfigError(Exception):
     """A configuration value that botwatch cannot start with."""
+
+
+#: librdkafka settings botwatch sets itself, for what its guarantees rest on (each client's group, commits through
+#: transactions only, read_committed input, the co-partitioned assignment, end-of-partition events, idempotent or
+#: transactional output), each with what to do instead of passing it through. Any other pass-through setting
+#: overrides the clients' tuning.
+OWNED_KAFKA_SETTINGS: dict[str, str] = {
+    "bootstrap.servers": "set --bootstrap",
+    "group.id": "set --group",
+    "group.instance.id": "it is the consumer's transactional id: set --transactional-id",
+    "transactional.id": "set --transactional-id",
+    "auto.offset.reset": "set --offset-reset",
+    "enable.auto.commit": "offsets are committed in the output's transactions",
+    "enable.auto.offset.store": "offsets are committed in the output's transactions",
+    "isolation.level": "botwatch reads committed records only",
+    "partition.assignment.strategy": "tweets and labels of one partition number must go to one consumer",
+    "enable.partition.eof": "the event-time alignment needs end-of-partition events",
+    "enable.idempotence": "output is idempotent or transactional (--delivery)",
+    "acks": "idempotent output is acknowledged by all in-sync replicas",
+}
 
 
 @dataclass(frozen=True)
@@ -181,9 +205,10 @@ class Settings:
         except KeyError:
             raise AttributeError(item) from None
 
-    def client_config(self, **extra: Any) -> dict[str, Any]:
-        """librdkafka settings: bootstrap, pass-through security settings, then ``extra``."""
-        return {"bootstrap.servers": self.values["bootstrap"], **self.kafka, **extra}
+    def client_config(self, tuning: dict[str, Any] | None = None, **owned: Any) -> dict[str, Any]:
+        """librdkafka settings: a client's ``tuning``, then bootstrap and the pass-through settings (which override
+        the tuning), then what the client sets itself (``owned``: settings the pass-through may not hold)."""
+        return {**(tuning or {}), "bootstrap.servers": self.values["bootstrap"], **self.kafka, **owned}
 
     def redacted(self) -> dict[str, Any]:
         """What may be logged: options, secrets masked, and the *names* of pass-through settings."""
@@ -260,6 +285,10 @@ def resolve(command: str, args: argparse.Namespace | None = None, environ: dict[
     for key, value in environ.items():
         if key.startswith("BOTWATCH_KAFKA_"):
             kafka[key[len("BOTWATCH_KAFKA_"):].lower().replace("_", ".")] = value
+    owned = sorted(set(kafka) & set(OWNED_KAFKA_SETTINGS))
+    if owned:
+        raise ConfigError("Kafka pass-through settings ([kafka], BOTWATCH_KAFKA_*) that botwatch sets itself: "
+                          + "; ".join(f"{k} ({OWNED_KAFKA_SETTINGS[k]})" for k in owned) + ". Remove them.")
     if "review-threshold" in values and values["review-threshold"] > values["block-threshold"]:
         raise ConfigError(
             f"--review-threshold {values['review-threshold']} is above --block-threshold "

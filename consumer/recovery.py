@@ -45,13 +45,13 @@ def decode_clock_record(value: bytes) -> tuple[list[int], float]:
 
 def _reader(client_config: dict) -> Consumer:
     return Consumer({
+        "fetch.queue.backoff.ms": 10,  # (tuning: Kafka pass-through settings in client_config override it)
+        "fetch.wait.max.ms": 50,  # the end of a partition is what we wait for: learn of it quickly
         **client_config,
         "group.id": f"botwatch-restore-{uuid.uuid4().hex[:8]}",  # assign() only: never joins or commits
         "enable.auto.commit": False,
         "enable.partition.eof": True,
         "isolation.level": "read_committed",
-        "fetch.queue.backoff.ms": 10,
-        "fetch.wait.max.ms": 50,  # the end of a partition is what we wait for: learn of it quickly
     })
 
 

@@ -113,6 +113,35 @@ RELEASE_AT_MOST_BATCHES = 5
 #: Training examples after which the model is snapshotted (at the next checkpoint that reads its own back).
 SNAPSHOT_EVERY = 500
 
+# The clients' tuning. A Kafka pass-through setting ([kafka], BOTWATCH_KAFKA_*) overrides any of it; what the
+# delivery guarantees rest on is set where each client is made, and the pass-through may not hold it
+# (consumer.config.OWNED_KAFKA_SETTINGS).
+#: The input consumer's tuning.
+CONSUMER_TUNING = {
+    "session.timeout.ms": 10000,  # a dead static member's partitions move on after this
+    # a fetch returns once 64 KiB are there or after 10 ms, not at each of the producers' batches: at the bench's
+    # half load our fetches fell from 180-360 to about 75 a second, and the broker, sharing a core with its
+    # producers, took about half as long over a transaction's commit (101 to 116 ms on average, 54 and 67 in two
+    # runs), the largest part of a flag's wait. It adds at most 10 ms to an event's. (At librdkafka's 500 ms,
+    # while the tweets' partitions were paused (_apply_backpressure) a fetch of the others waited that long for
+    # data and held the next fetch back: in batches of 20, 50,000 tweets took two minutes in
+    # tests/test_scale_out.py; 3 s at 10 ms.)
+    "fetch.queue.backoff.ms": 10,
+    "fetch.min.bytes": 65536,
+    "fetch.wait.max.ms": 10,
+    "statistics.interval.ms": 5000,  # librdkafka's statistics feed the consumer-lag gauges
+}
+#: The output producer's tuning, with either delivery; a checkpoint writes every account changed since the last.
+PRODUCER_TUNING = {"linger.ms": 5, "message.max.bytes": 16 * 1024 * 1024, "compression.type": "lz4",
+                   "queue.buffering.max.messages": 1_000_000}
+#: The transactional producer's tuning, added to PRODUCER_TUNING. The broker answers "concurrent transactions"
+#: while the previous commit completes, and each flag waits for the next commit: librdkafka's default 100 ms
+#: before retrying would cap how often we can checkpoint, and 10 ms still added to every flag's wait. The backoff
+#: doubles per retry; left to double up to a second, it overshot the end of a commit that a broker under load
+#: took tens of milliseconds to finish by as much again (the bench's latency p50 fell by 50 to 80 ms with 10).
+TRANSACTIONAL_TUNING = {"transaction.timeout.ms": 60000,  # outlives a short broker outage
+                        "retry.backoff.ms": 2, "retry.backoff.max.ms": 10}
+
 
 class CommitFailed(Exception):
     """``commit_transaction`` raised ``args[0]`` (a KafkaError) after the offsets were sent."""
@@ -220,26 +249,14 @@ class Service:
         self.training = TrainingLog(settings.client_config(), settings.training_topic, self.incarnation)
 
     def _new_consumer(self) -> Consumer:
-        return Consumer(self.s.client_config(**{
+        return Consumer(self.s.client_config(CONSUMER_TUNING, **{
             "group.id": self.s.group,
             "group.instance.id": self.instance_id,
-            "session.timeout.ms": 10000,  # a dead static member's partitions move on after this
             "enable.auto.commit": False,
             "auto.offset.reset": self.s.offset_reset,
             "isolation.level": "read_committed",
             "partition.assignment.strategy": "range",  # co-partitioned: tweets[p] and labels[p] go together
-            "fetch.queue.backoff.ms": 10,
-            # a fetch returns once 64 KiB are there or after 10 ms, not at each of the producers' batches: at the
-            # bench's half load our fetches fell from 180-360 to about 75 a second, and the broker, sharing a core
-            # with its producers, took about half as long over a transaction's commit (101 to 116 ms on average, 54
-            # and 67 in two runs), the largest part of a flag's wait. It adds at most 10 ms to an event's. (At
-            # librdkafka's 500 ms, while the tweets' partitions were paused (_apply_backpressure) a fetch of the
-            # others waited that long for data and held the next fetch back: in batches of 20, 50,000 tweets took
-            # two minutes in tests/test_scale_out.py; 3 s at 10 ms.)
-            "fetch.min.bytes": 65536,
-            "fetch.wait.max.ms": 10,
             "enable.partition.eof": True,  # the aligner must know when a partition has no more to give
-            "statistics.interval.ms": 5000,
             "stats_cb": self.metrics.on_stats,
         }))
 
@@ -259,21 +276,10 @@ class Service:
                                 on_revoke=self._on_revoke, on_lost=self._on_lost)
 
     def _new_producer(self) -> Producer:
-        producer_config = {"linger.ms": 5, "message.max.bytes": 16 * 1024 * 1024, "compression.type": "lz4",
-                           "queue.buffering.max.messages": 1_000_000}  # a checkpoint writes every account changed
         if self.exactly_once:
-            producer_config["transactional.id"] = self.instance_id
-            producer_config["transaction.timeout.ms"] = 60000  # outlives a short broker outage
-            # the broker answers "concurrent transactions" while the previous commit completes, and each flag
-            # waits for the next commit: librdkafka's default 100 ms before retrying would cap how often we can
-            # checkpoint, and 10 ms still added to every flag's wait. The backoff doubles per retry; left to
-            # double up to a second, it overshot the end of a commit that a broker under load took tens of
-            # milliseconds to finish by as much again (the bench's latency p50 fell by 50 to 80 ms with 10)
-            producer_config["retry.backoff.ms"] = 2
-            producer_config["retry.backoff.max.ms"] = 10
-        else:
-            producer_config["enable.idempotence"] = True
-        return Producer(self.s.client_config(**producer_config))
+            return Producer(self.s.client_config({**PRODUCER_TUNING, **TRANSACTIONAL_TUNING},
+                                                 **{"transactional.id": self.instance_id}))
+        return Producer(self.s.client_config(PRODUCER_TUNING, **{"enable.idempotence": True}))
 
     def stop(self, *_args) -> None:
         self.stopping = True
@@ -916,9 +922,9 @@ def run(settings) -> int:
     log_compiled_parts()
     tune_gc()
     metrics = Metrics()
+    service = Service(settings, metrics=metrics)  # (librdkafka refuses a bad client setting here: see cli.main)
     server = metrics.serve(settings.metrics_addr, settings.metrics_port)
     log.info("metrics on http://%s:%d/metrics", settings.metrics_addr, server.server_address[1])
-    service = Service(settings, metrics=metrics)
     signal.signal(signal.SIGTERM, service.stop)
     signal.signal(signal.SIGINT, service.stop)
     try:

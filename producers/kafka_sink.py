@@ -21,10 +21,9 @@ from confluent_kafka import Producer
 
 from producers.records import Record
 
-#: Producer settings for throughput: big batches, lz4, a deep local queue.
-PRODUCER_CONFIG = {
-    "enable.idempotence": True,
-    "acks": "all",
+#: Producer tuning for throughput: big batches, lz4, a deep local queue (Kafka pass-through settings override it;
+#: the producer is idempotent whatever they say).
+PRODUCER_TUNING = {
     "linger.ms": 25,
     "batch.num.messages": 10000,
     "batch.size": 1 << 20,
@@ -45,7 +44,7 @@ class KafkaSink:
     Parameters
     ----------
     client_config
-        librdkafka settings (bootstrap, security); :data:`PRODUCER_CONFIG` is added.
+        librdkafka settings (bootstrap, security, overrides of :data:`PRODUCER_TUNING`).
     topics
         Topic name of each record kind: ``{"tweets": ..., "labels": ...}``.
     """
@@ -53,7 +52,8 @@ class KafkaSink:
     def __init__(self, client_config: dict, topics: dict[str, str]):
         self.errors: list[str] = []
         self.failed = 0
-        self.producer = Producer({**client_config, **PRODUCER_CONFIG, "on_delivery": self._on_delivery})
+        self.producer = Producer({**PRODUCER_TUNING, **client_config, "enable.idempotence": True, "acks": "all",
+                                  "on_delivery": self._on_delivery})
         self.topics = topics
         self.counts = {kind: 0 for kind in topics}
         self._unpolled = 0

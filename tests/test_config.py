@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 
 import pytest
 
 from consumer import config
+from support import REPO
 
 
 def parse(command: str, *argv: str) -> argparse.Namespace:
@@ -33,6 +37,42 @@ def test_kafka_pass_through_from_environment_and_never_in_redacted_view():
     assert s.client_config()["sasl.password"] == "hunter2"
     assert s.client_config()["security.protocol"] == "SASL_SSL"
     assert "hunter2" not in repr(s.redacted())
+
+
+def test_kafka_pass_through_may_not_set_what_the_guarantees_rest_on(tmp_path):
+    toml = tmp_path / "botwatch.toml"
+    toml.write_text('[kafka]\n"group.id" = "other"\n"client.id" = "botwatch"\n')
+    with pytest.raises(config.ConfigError) as err:
+        config.resolve("consume", parse("consume", "--config", str(toml)),
+                       {"BOTWATCH_KAFKA_ISOLATION_LEVEL": "read_uncommitted"})
+    message = str(err.value)
+    assert "group.id (set --group)" in message and "isolation.level (botwatch reads committed" in message
+    assert "client.id" not in message
+    for setting in config.OWNED_KAFKA_SETTINGS:  # every one, from either source, in every command
+        env = {"BOTWATCH_KAFKA_" + setting.upper().replace(".", "_"): "x"}
+        with pytest.raises(config.ConfigError, match=setting.replace(".", r"\.")):
+            config.resolve("generate", parse("generate"), env)
+
+
+def test_kafka_pass_through_overrides_a_clients_tuning_but_not_what_it_sets_itself():
+    s = config.resolve("consume", parse("consume"), {"BOTWATCH_KAFKA_COMPRESSION_TYPE": "zstd",
+                                                      "BOTWATCH_KAFKA_CLIENT_ID": "bw"})
+    conf = s.client_config({"compression.type": "lz4", "linger.ms": 5}, **{"transactional.id": "t"})
+    assert conf == {"compression.type": "zstd", "linger.ms": 5, "bootstrap.servers": "127.0.0.1:9092",
+                    "client.id": "bw", "transactional.id": "t"}
+
+
+@pytest.mark.parametrize("command", ["consume", "generate"])
+def test_a_setting_librdkafka_refuses_stops_the_command_with_a_configuration_error(command):
+    # every client gets the pass-through settings; the first one made refuses the value, before any connection
+    env = {**os.environ, "BOTWATCH_KAFKA_COMPRESSION_TYPE": "bogus", "BOTWATCH_BOOTSTRAP": "127.0.0.1:1"}
+    options = ["--metrics-port", "0"] if command == "consume" else ["--tweets", "10"]
+    done = subprocess.run([sys.executable, "-m", "consumer.cli", command, *options], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert (f'botwatch {command}: configuration error: librdkafka refused a client setting: Invalid value "bogus" '
+            f'for configuration property "compression.codec"') in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize(
