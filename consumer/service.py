@@ -48,7 +48,8 @@ import socket
 import sys
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
+from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
+from typing import NamedTuple
 
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -87,7 +88,43 @@ class ProducerStuck(Exception):
     """A transactional call did not return within its timeout and a grace period."""
 
 
-def call_with_deadline(worker: ThreadPoolExecutor, call, seconds: float) -> None:
+class TransactionWorker:
+    """The thread that makes a transactional producer's calls (librdkafka can block in one past its own timeout:
+    see :func:`call_with_deadline`), and whether a call is still running on it.
+
+    >>> worker = TransactionWorker()
+    >>> worker.idle
+    True
+    >>> worker.submit(lambda: None).result(); worker.idle
+    True
+    >>> worker.shutdown(wait=True)
+    """
+
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="txn")
+        self._last: Future | None = None
+
+    def submit(self, call, *args) -> Future:
+        self._last = self._pool.submit(call, *args)
+        return self._last
+
+    @property
+    def idle(self) -> bool:
+        """No call is running or waiting (the calls run one at a time, in order): nothing is inside the producer."""
+        return self._last is None or self._last.done()
+
+    def shutdown(self, wait: bool) -> None:
+        self._pool.shutdown(wait=wait)
+
+
+class Abandoned(NamedTuple):
+    """A replaced producer and the worker of its calls, kept until no call runs inside it."""
+
+    producer: Producer
+    worker: TransactionWorker
+
+
+def call_with_deadline(worker: TransactionWorker | ThreadPoolExecutor, call, seconds: float) -> None:
     """Run ``call`` on ``worker`` (librdkafka releases the GIL while it waits); :class:`ProducerStuck` if it
     has not returned ``seconds`` later, in which case it never will and ``worker`` stays blocked with it.
 
@@ -243,8 +280,8 @@ class Service:
         instance_id = settings.transactional_id or f"{settings.group}-{socket.gethostname()}"
         self.instance_id = instance_id
         self.producer = self._new_producer()
-        self.abandoned_producers: list[Producer] = []  # replaced, maybe stuck in a call: see _replace_producer
-        self.txn_worker = ThreadPoolExecutor(1, thread_name_prefix="txn")
+        self.abandoned: list[Abandoned] = []  # replaced producers, maybe stuck in a call: see _replace_producer
+        self.txn_worker = TransactionWorker()
         self.consumer = self._new_consumer()
         self.training = TrainingLog(settings.client_config(), settings.training_topic, self.incarnation)
 
@@ -450,7 +487,7 @@ class Service:
             self.consumer.close()
             self.training.close()
             self.producer.flush(10)
-            self.txn_worker.shutdown(wait=not self.abandoned_producers)
+            self.txn_worker.shutdown(wait=not self.abandoned)
         return 0
 
     def _ingest(self, msgs) -> int:
@@ -707,6 +744,7 @@ class Service:
         """
         if not self._finish_commit():  # one transaction at a time
             return
+        self._release_abandoned()
         self._write_changelog()
         offsets = [TopicPartition(t, p, off) for (t, p), off in self.aligner.committable.items()]
         if self.exactly_once:
@@ -825,15 +863,25 @@ class Service:
     def _replace_producer(self, begin: bool = True) -> None:
         """A new producer with the same transactional id; its init_transactions fences the old one and aborts
         the transaction it had open (and begins the next one if ``begin``). The old producer and its worker
-        thread are left behind: a thread blocked inside librdkafka cannot be interrupted, and destroying its
-        producer under it would crash."""
-        self.abandoned_producers.append(self.producer)
+        thread are left behind until the worker's last call returns (see :meth:`_release_abandoned`): a thread
+        blocked inside librdkafka cannot be interrupted, and destroying its producer under it would crash."""
+        self.abandoned.append(Abandoned(self.producer, self.txn_worker))
         self.txn_worker.shutdown(wait=False)
-        self.txn_worker = ThreadPoolExecutor(1, thread_name_prefix="txn")
+        self.txn_worker = TransactionWorker()
         self.producer = self._new_producer()
         self._retrying(lambda: self.producer.init_transactions(60), "initialise the new producer's transactions")
         if begin:
             self.producer.begin_transaction()
+
+    def _release_abandoned(self) -> None:
+        """Let go of the replaced producers whose last call has returned: nothing runs inside them any more, so
+        they may be destroyed (each holds librdkafka's threads and connections). Without this, every producer
+        replaced over a long run of broker trouble stayed until the process exited."""
+        kept = [a for a in self.abandoned if not a.worker.idle]
+        if len(kept) < len(self.abandoned):
+            log.info("released %d replaced producer(s) whose calls have returned; %d still in a call",
+                     len(self.abandoned) - len(kept), len(kept))
+            self.abandoned = kept
 
     def _recover(self) -> None:
         """Abort the open transaction and resume from the last committed checkpoint, as a restart would."""
@@ -940,11 +988,11 @@ def run(settings) -> int:
         code = 2
     finally:
         server.shutdown()
-    if service.abandoned_producers:
+    if service.abandoned:
         # a thread still blocked inside librdkafka (see Service._replace_producer) would hold the interpreter's
         # exit, and tearing its producer down under it could crash: everything is committed, so leave at once
         log.warning("exiting past %d replaced producer(s), which may be stuck inside librdkafka",
-                    len(service.abandoned_producers))
+                    len(service.abandoned))
         logging.shutdown()
         os._exit(code)
     return code

@@ -18,9 +18,9 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 import consumer.service as service_module
 from consumer.config import resolve
-from consumer.service import Service
+from consumer.service import Abandoned, Service, TransactionWorker
 from kafka_io import read_topic
-from support import botwatch, botwatch_env
+from support import botwatch, botwatch_env, wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -52,7 +52,7 @@ def test_an_abort_that_fails_fences_the_producer_and_aborts_its_transaction(kafk
         assert not aborting.is_alive(), "the abort that fails was retried on the same producer for 2 min"
 
         assert service.producer is not old and type(service.producer) is Producer
-        assert service.abandoned_producers == [old]
+        assert [a.producer for a in service.abandoned] == [old]
         # the old producer is fenced: the new one's init_transactions bumped the epoch
         with pytest.raises(KafkaException) as fenced:
             Producer.commit_transaction(old, 30)
@@ -63,6 +63,23 @@ def test_an_abort_that_fails_fences_the_producer_and_aborts_its_transaction(kafk
         service.producer.commit_transaction(30)
         values = [m.value() for m in read_topic(kafka_bootstrap, topics["flags"], until=lambda ms: len(ms) >= 1)]
         assert values == [b"committed after the fencing"]  # the open transaction was aborted, not committed
+
+        # a replaced producer is let go once no call runs inside it: the fenced one's abort returned (it failed);
+        # one whose call is still blocked (a real producer, its worker held in a call) stays until that returns
+        release = threading.Event()
+        blocked = TransactionWorker()
+        blocked.submit(release.wait)
+        try:
+            service.abandoned.append(Abandoned(Producer({"bootstrap.servers": kafka_bootstrap}), blocked))
+            service._release_abandoned()
+            assert [a.worker for a in service.abandoned] == [blocked]
+            release.set()
+            wait_for(lambda: blocked.idle, 30, "the blocked call to return")
+            service._release_abandoned()
+            assert service.abandoned == []
+        finally:
+            release.set()  # the worker's thread must end, or the interpreter's exit would wait for it
+            blocked.shutdown(wait=True)
     finally:
         service.consumer.close()
         service.training.close()
