@@ -517,7 +517,7 @@ build_tweet(PyObject *obj) /* decode._from_v11's common case; NULL declines */
 }
 
 static PyObject *
-tweet_v11(PyObject *module, PyObject *obj)
+tweet_v11(PyObject *Py_UNUSED(module), PyObject *obj)
 {
     static unsigned calls;
     if (calls++ % ADOPT_EVERY == 0 && PyDict_CheckExact(obj))
@@ -957,7 +957,7 @@ truthy(const Value *v)
 }
 
 static inline const Value *
-noted_value(const Scan *s, const Noted *o, int k) /* the value of key k in o, or NULL where absent */
+noted_value(const Scan *Py_UNUSED(s), const Noted *o, int k) /* the value of key k in o, or NULL where absent */
 {
     return o != NULL && (o->seen >> k & 1) ? &o->values[k] : NULL;
 }
@@ -1017,6 +1017,7 @@ str_of(const Value *v)
     }
     /* unescaped into UTF-8 (no longer than the escaped text), then decoded */
     char stack[1024];
+    stack[0] = '\0'; /* (gcc's -Wmaybe-uninitialized cannot see the loop below write what is decoded) */
     int on_stack = v->n <= (Py_ssize_t)sizeof stack;
     char *buffer = on_stack ? stack : PyMem_Malloc((size_t)v->n);
     if (buffer == NULL)
@@ -1338,7 +1339,7 @@ PyDoc_STRVAR(scan_v11_doc,
 "tweet_v11(orjson.loads(raw)) returns, or None where it declines (see consumer/_decode.c). Never raises.");
 
 static PyObject *
-scan_v11(PyObject *module, PyObject *raw)
+scan_v11(PyObject *Py_UNUSED(module), PyObject *raw)
 {
     PyObject *tweet = bound && PyBytes_CheckExact(raw) ? scan_bytes(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw)) : NULL;
     return tweet != NULL ? tweet : Py_NewRef(Py_None);
@@ -1394,7 +1395,7 @@ PyDoc_STRVAR(bind_doc,
 "Give tweet_v11 and message_v11 what they share with consumer.decode; until then they decline every tweet.");
 
 static PyObject *
-bind(PyObject *module, PyObject *args)
+bind(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *tweet_cls, *profile_cls, *client, *unescape, *clock, *loads;
     double earliest;
@@ -1434,7 +1435,7 @@ static PyObject *message_tweets(PyObject *raw, Py_ssize_t max_bytes);
 static PyObject *message_walk(PyObject *raw);
 
 static PyObject *
-message_v11(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+message_v11(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "message_v11(raw, max_bytes) takes 2 arguments");
@@ -1552,7 +1553,7 @@ PyDoc_STRVAR(tweet_run_doc,
 "takes it. Never raises but for a wrong argument.");
 
 static PyObject *
-tweet_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+tweet_run(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t start, max_bytes, end;
     if (nargs != 5 || !PyList_CheckExact(args[0]) || !PyUnicode_Check(args[2])) {
@@ -1613,7 +1614,7 @@ account_of(PyObject *tweet)
 }
 
 static PyObject *
-note_tweets(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+note_tweets(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 3 || !PyList_CheckExact(args[0]) || !PyDict_Check(args[1]) || !PyDict_Check(args[2])) {
         PyErr_SetString(PyExc_TypeError, "note_tweets(released: list, partition_of: dict, fetched_at: dict)");
