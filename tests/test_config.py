@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 
 import pytest
 
 from consumer import config
-from support import REPO
+from support import botwatch
 
 
 def parse(command: str, *argv: str) -> argparse.Namespace:
@@ -67,8 +65,7 @@ def test_a_setting_librdkafka_refuses_stops_the_command_with_a_configuration_err
     # every client gets the pass-through settings; the first one made refuses the value, before any connection
     env = {**os.environ, "BOTWATCH_KAFKA_COMPRESSION_TYPE": "bogus", "BOTWATCH_BOOTSTRAP": "127.0.0.1:1"}
     options = ["--metrics-port", "0"] if command == "consume" else ["--tweets", "10"]
-    done = subprocess.run([sys.executable, "-m", "consumer.cli", command, *options], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    done = botwatch(command, *options, env=env, check=False, timeout=120)
     assert done.returncode == 2, done.stderr[-2000:]
     assert (f'botwatch {command}: configuration error: librdkafka refused a client setting: Invalid value "bogus" '
             f'for configuration property "compression.codec"') in done.stderr
