@@ -4,9 +4,12 @@ It is the loop one writes first, and what issue 8 calls "straightforward":
 
 * one ``poll()`` per message, no batching;
 * the standard library's ``json.loads``;
-* features from ``river.stats`` objects, several per account (inter-arrival
-  mean and variance, text length mean and variance, URL / mention / hashtag /
-  retweet / reply ratios), an hour-of-day ``Counter`` and the profile counts;
+* botwatch's 37 features (the same definitions, so the same work), from
+  ``river.stats`` objects (inter-arrival and text length mean and variance,
+  the URL / mention / hashtag / retweet / reply / quote and duplicate-text
+  ratios) and Python containers (recent tweet ids and texts, sets of link
+  domains and clients, an hour-of-day ``Counter``, the newest user object),
+  each feature worked out again for every prediction;
 * ``predict_proba_one`` of River's ``StandardScaler | LogisticRegression`` on
   every tweet, ``learn_one`` on every label of an account it has seen;
 * a ``produce`` per flag (an account whose score goes above the threshold for
@@ -28,16 +31,22 @@ from __future__ import annotations
 
 import argparse
 import collections
+import html
 import json
 import math
+import re
 import signal
 import sys
 import time
+import urllib.parse
 
 from confluent_kafka import Consumer, Producer
 from prometheus_client import CollectorRegistry, Counter, ProcessCollector, start_http_server
 from river import linear_model, preprocessing, stats
 
+from consumer.namelikelihood import screen_name_likelihood  # the feature's bigram model: data, not a method
+
+SOURCE_NAME = re.compile(r">([^<]*)</a>")  # v1.1's source is an HTML anchor whose text is the client's name
 _MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 
 
@@ -51,62 +60,156 @@ def v11_epoch(created_at: str) -> float:
 
 
 class NaiveAccount:
-    """One account's features as River statistics and Python containers."""
+    """One account's features, botwatch's 37 (``consumer.features.FEATURES``), the way one writes them first:
+    ``river.stats`` objects for the running statistics, Python containers for the rest (the recent tweet ids
+    and texts, the sets of domains and clients, an hour-of-day ``Counter``, the newest user object), and
+    every feature worked out again from them for each prediction. The same work as botwatch's, so the bench's
+    ratio compares ways of doing it, not amounts of it; ``tests/test_baseline.py`` holds the two alike."""
 
     def __init__(self) -> None:
         self.n = stats.Count()
-        self.gap_mean, self.gap_var = stats.Mean(), stats.Var()
-        self.len_mean, self.len_var = stats.Mean(), stats.Var()
-        self.ratios = {k: stats.Mean() for k in ("url", "mention", "hashtag", "retweet", "reply")}
-        self.hours: collections.Counter = collections.Counter()
+        self.first: float | None = None
         self.last: float | None = None
+        self.gap_mean, self.gap_var = stats.Mean(), stats.Var(ddof=0)
+        self.len_mean, self.len_var = stats.Mean(), stats.Var(ddof=0)
+        self.ratios = {k: stats.Mean() for k in ("url", "mention", "hashtag", "retweet", "reply", "quote")}
+        self.duplicate, self.near_duplicate = stats.Mean(), stats.Mean()
+        self.hours: collections.Counter = collections.Counter()
+        self.recent_ids: collections.deque = collections.deque(maxlen=8)  # a tweet seen again changes nothing
+        self.texts: collections.deque = collections.deque(maxlen=4)
+        self.word_texts: collections.deque = collections.deque(maxlen=4)
+        self.url_tweets = 0
+        self.domains: set[str] = set()
+        self.sources: set[str] = set()
         self.user: dict = {}
+        self.user_ts = -math.inf
+        self.created_at: str | None = None
+        self.created: float | None = None
+        self.screen_name: str | None = None
+        self.screen_name_likelihood = math.nan
         self.flagged = False
 
     def update(self, tweet: dict) -> None:
+        if tweet["id_str"] in self.recent_ids:
+            return
+        self.recent_ids.append(tweet["id_str"])
         ts = v11_epoch(tweet["created_at"])
         self.n.update()
-        if self.last is not None and ts >= self.last:
+        if self.first is None:
+            self.first = self.last = ts
+        elif ts >= self.last:
             gap = ts - self.last
             self.gap_mean.update(gap)
             self.gap_var.update(gap)
-        self.last = ts
+            self.last = ts
+        elif ts < self.first:
+            self.first = ts
         self.hours[int(ts // 3600) % 24] += 1
-        entities = tweet.get("entities") or {}
-        text = tweet.get("full_text") or tweet.get("text") or ""
-        self.len_mean.update(len(text))
-        self.len_var.update(len(text))
+
+        retweeted = tweet.get("retweeted_status")
+        status = retweeted or tweet  # a retweet's text and entities are the original's
+        body = status.get("extended_tweet") or status
+        text = html.unescape(body.get("full_text") or status.get("text") or "")
+        shown = body.get("display_text_range")
+        if shown:
+            text = text[shown[0]:shown[1]]
+        entities = body.get("entities") or status.get("entities") or tweet.get("entities") or {}
+        if text:
+            self.len_mean.update(len(text))
+            self.len_var.update(len(text))
+            words = " ".join(filter(str.isalpha, text.lower().split())) or text
+            self.duplicate.update(text in self.texts)
+            self.near_duplicate.update(text in self.texts or words in self.word_texts)
+            self.texts.append(text)
+            self.word_texts.append(words)
+        urls = [u.get("unwound_url") or u.get("expanded_url") or u.get("url") for u in entities.get("urls") or ()]
+        urls = [u for u in urls if u]
+        if urls:
+            self.url_tweets += 1
+            for url in urls:
+                host = urllib.parse.urlsplit(url if "//" in url else "//" + url).hostname or ""
+                self.domains.add(host.removeprefix("www."))
         r = self.ratios
-        r["url"].update(bool(entities.get("urls")))
+        r["url"].update(bool(urls))
         r["mention"].update(len(entities.get("user_mentions") or ()))
         r["hashtag"].update(len(entities.get("hashtags") or ()))
-        r["retweet"].update("retweeted_status" in tweet)
-        r["reply"].update(tweet.get("in_reply_to_status_id_str") is not None)
-        self.user = tweet.get("user") or {}
+        r["retweet"].update(retweeted is not None)
+        r["reply"].update(bool(tweet.get("in_reply_to_status_id_str") or tweet.get("in_reply_to_status_id")))
+        r["quote"].update(retweeted is None and bool(tweet.get("quoted_status") or tweet.get("is_quote_status")))
+        source = tweet.get("source") or ""
+        client = SOURCE_NAME.search(source)
+        source = html.unescape(client.group(1) if client else source)
+        if source:
+            self.sources.add(source)
+        user = tweet.get("user") or {}
+        if ts >= self.user_ts:  # the newest user object
+            self.user, self.user_ts = user, ts
+            if user.get("created_at") != self.created_at:
+                self.created_at = user.get("created_at")
+                self.created = v11_epoch(self.created_at) if self.created_at else None
+            if user.get("screen_name") != self.screen_name:
+                self.screen_name = user.get("screen_name")
+                self.screen_name_likelihood = screen_name_likelihood(self.screen_name or "")
 
     def features(self) -> dict[str, float]:
+        """The account's features by botwatch's names; an unknown one is left out (River takes it as absent)."""
         u = self.user
-        n = sum(self.hours.values())
-        entropy = -sum(c / n * math.log2(c / n) for c in self.hours.values()) if n else 0.0
-        x = {
-            "tweets": self.n.get(),
-            "gap_mean": self.gap_mean.get(),
-            "gap_var": self.gap_var.get(),
-            "len_mean": self.len_mean.get(),
-            "len_var": self.len_var.get(),
-            "hour_entropy": entropy,
-            "followers": float(u.get("followers_count") or 0),
-            "friends": float(u.get("friends_count") or 0),
-            "statuses": float(u.get("statuses_count") or 0),
-            "favourites": float(u.get("favourites_count") or 0),
-            "listed": float(u.get("listed_count") or 0),
-            "verified": float(bool(u.get("verified"))),
-            "default_profile": float(bool(u.get("default_profile"))),
-            "screen_name_length": float(len(u.get("screen_name") or "")),
-        }
-        x["followers_friends_ratio"] = x["followers"] / max(x["friends"], 1.0)
+        n = self.n.get()
+        x: dict[str, float] = {}
+        for name, field in (("statuses_count", "statuses_count"), ("followers_count", "followers_count"),
+                            ("friends_count", "friends_count"), ("favourites_count", "favourites_count"),
+                            ("listed_count", "listed_count")):
+            if u.get(field) is not None:
+                x[name] = float(u[field])
+        for name in ("default_profile", "profile_use_background_image", "verified"):
+            if u.get(name) is not None:
+                x[name] = float(bool(u[name]))
+        if self.created is not None:
+            age_days = max((self.user_ts - self.created) / 86400, 1.0)
+            for name, count in (("tweet_freq", "statuses_count"), ("followers_growth_rate", "followers_count"),
+                                ("friends_growth_rate", "friends_count"),
+                                ("favourites_growth_rate", "favourites_count"),
+                                ("listed_growth_rate", "listed_count")):
+                if count in x:
+                    x[name] = x[count] / age_days
+        if "friends_count" in x and "followers_count" in x:
+            x["followers_friends_ratio"] = x["followers_count"] / max(x["friends_count"], 1.0)
+        screen_name, name, description = u.get("screen_name"), u.get("name"), u.get("description")
+        if screen_name is not None:
+            x["screen_name_length"] = float(len(screen_name))
+            x["num_digits_in_screen_name"] = float(sum(map(str.isdigit, screen_name)))
+            x["screen_name_likelihood"] = self.screen_name_likelihood
+        if name is not None:
+            x["name_length"] = float(len(name))
+            x["num_digits_in_name"] = float(sum(map(str.isdigit, name)))
+        if description is not None:
+            x["description_length"] = float(len(description))
+
+        span = self.last - self.first
+        if span > 0:
+            x["tweet_rate"] = (n - 1) / (span / 3600)
+        gaps = self.gap_mean.n
+        if gaps >= 1:
+            x["interarrival_mean"] = mean = self.gap_mean.get()
+            if gaps >= 2:
+                sd = math.sqrt(self.gap_var.get())
+                x["interarrival_cv"] = sd / mean if mean > 0 else 0.0
+                x["burstiness"] = (sd - mean) / (sd + mean) if sd + mean > 0 else 0.0
+        if span >= 86400:  # collision entropy of the hour of day (see consumer.features.FEATURES)
+            collision = sum(c * (c - 1) for c in self.hours.values()) / (n * (n - 1))
+            x["hour_entropy"] = math.log2(24) if collision <= 1 / 24 else -math.log2(collision)
         for name, stat in self.ratios.items():
             x[name + "_ratio"] = stat.get()
+        if self.url_tweets >= 8:
+            x["distinct_url_domains"] = float(len(self.domains))
+        if self.len_mean.n:
+            x["duplicate_text_ratio"] = self.duplicate.get()
+            x["near_duplicate_text_ratio"] = self.near_duplicate.get()
+        if self.sources:
+            x["source_diversity"] = float(len(self.sources))
+        if self.len_mean.n:
+            x["text_length_mean"] = self.len_mean.get()
+            x["text_length_var"] = self.len_var.get()
         return x
 
 

@@ -25,8 +25,9 @@ run on either core (step 2).
    and with at-least-once delivery (each run with its own consumer group,
    state, training and flag topics over the same preloaded input), and of the
    naive baseline (``benchmarks/baseline.py``: per-message ``poll()``,
-   ``json.loads``, ``river.stats`` features, ``predict_proba_one`` on every
-   tweet, a ``produce`` per flag, no transactions), in ``--rounds`` rounds
+   ``json.loads``, botwatch's 37 features from ``river.stats`` objects and
+   Python containers, ``predict_proba_one`` on every tweet, a ``produce`` per
+   flag, no transactions), in ``--rounds`` rounds
    (3): each round runs the three once, one after the other, so that a slow
    spell of the machine falls on the three runs of one round rather than on
    one consumer. Each throughput figure is the median of its rounds' (of an
