@@ -63,8 +63,9 @@ class NaiveAccount:
     """One account's features, botwatch's 37 (``consumer.features.FEATURES``), the way one writes them first:
     ``river.stats`` objects for the running statistics, Python containers for the rest (the recent tweet ids
     and texts, the sets of domains and clients, an hour-of-day ``Counter``, the newest user object), and
-    every feature worked out again from them for each prediction. The same work as botwatch's, so the bench's
-    ratio compares ways of doing it, not amounts of it; ``tests/test_baseline.py`` holds the two alike."""
+    every feature worked out again from them for each prediction (but the screen name's likelihood and the
+    account's creation time, worked out when they change). The same work as botwatch's, so the bench's ratio
+    compares ways of doing it, not amounts of it; ``tests/test_baseline.py`` holds the two alike."""
 
     def __init__(self) -> None:
         self.n = stats.Count()
