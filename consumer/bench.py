@@ -46,8 +46,12 @@ run on either core (step 2).
    depended on which tweet was processed last). The window is also cut at
    the sample where the tweet count reaches its total, to the sampling
    period: ``tweet_phase_events_per_s`` over ``tweet_phase_s``, then
-   ``label_tail_s`` of work on labels alone. The baseline is stopped
-   after 20 s; its window is measured the same way.
+   ``label_tail_s`` of work on labels alone. The baseline reads the whole
+   input too (at about 10,000 tweets/s, about a minute), and its window is
+   measured the same way: stopped after 20 s, as it was, it read the
+   stream's first 190,000 tweets, where an account's first tweet (the
+   dearest: its objects are made) is far more common than over the whole
+   stream, and ran slower than over all of it.
 2. **Event-to-flag latency at half load**: a fresh input topic pair, a paced
    producer sending the same stream's tweets (not its labels, see
    :func:`pace`) at half of botwatch's median rate for 20 s, botwatch started
@@ -131,7 +135,7 @@ SEED = 1
 BATCH_SIZE = 1000  # botwatch's default --batch-size: the bench measures what an operator runs
 SAMPLE_INTERVAL = 0.5
 IDLE_EXIT = 3.0
-BASELINE_SECONDS = 20.0
+BASELINE_MAX_SECONDS = 300.0  # a guard only: the baseline reads the whole input (see the module doc)
 LATENCY_SECONDS = 20.0
 LATENCY_CHECKPOINT = 0.1
 LATENCY_GRACE = 15.0  # seconds botwatch may take to drain a backlog after the paced producer stops
@@ -585,12 +589,12 @@ def measure_botwatch(ctx: "Context", t: Topics, delivery: str) -> Run:
 
 
 def measure_baseline(ctx: "Context", t: Topics) -> Run:
-    """The naive consumer over the same input, stopped after :data:`BASELINE_SECONDS`."""
+    """The naive consumer over the same input, all of it (stopped after :data:`BASELINE_MAX_SECONDS` at most)."""
     create(ctx.client, t.specs({t.flags}))
     log = ctx.tmp / f"{t.group}.log"
     cmd = [sys.executable, str(BASELINE_SCRIPT), "--bootstrap", ctx.bootstrap, "--tweets-topic", t.tweets,
            "--labels-topic", t.labels, "--flags-topic", t.flags, "--group", t.group,
-           "--threshold", str(ctx.settings.review_threshold), "--max-seconds", str(BASELINE_SECONDS),
+           "--threshold", str(ctx.settings.review_threshold), "--max-seconds", str(BASELINE_MAX_SECONDS),
            "--exit-when-idle", str(IDLE_EXIT)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOTWATCH_")}
     proc = start(cmd, env, log, ctx.cpu)
@@ -987,7 +991,7 @@ def measure_all(ctx: Context, stream: Stream, broker_note: str) -> dict:
                 say(f"botwatch {delivery}{of}: consuming {stream.tweets:,} tweets ...")
                 runs[delivery].append(measure_botwatch(ctx, topics_for(ctx.prefix, round_tag(TAGS[delivery], k)),
                                                        delivery))
-            say(f"baseline{of}: consuming for {BASELINE_SECONDS:.0f}s ...")
+            say(f"baseline{of}: consuming {stream.tweets:,} tweets ...")
             baselines.append(measure_baseline(ctx, topics_for(ctx.prefix, round_tag("naive", k))))
         # the first round's training log: every round's run learns the same model from the same labels
         latency = measure_latency(ctx, topics_for(ctx.prefix, TAGS[settings.delivery]),
