@@ -203,14 +203,13 @@ class NaiveAccount:
             x[name + "_ratio"] = stat.get()
         if self.url_tweets >= 8:
             x["distinct_url_domains"] = float(len(self.domains))
-        if self.len_mean.n:
+        if self.len_mean.n:  # tweets with text
             x["duplicate_text_ratio"] = self.duplicate.get()
             x["near_duplicate_text_ratio"] = self.near_duplicate.get()
-        if self.sources:
-            x["source_diversity"] = float(len(self.sources))
-        if self.len_mean.n:
             x["text_length_mean"] = self.len_mean.get()
             x["text_length_var"] = self.len_var.get()
+        if self.sources:
+            x["source_diversity"] = float(len(self.sources))
         return x
 
 

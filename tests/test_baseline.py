@@ -26,7 +26,7 @@ BASELINE = Path(__file__).resolve().parent.parent / "benchmarks" / "baseline.py"
 #: items share a bit.
 ESTIMATED = {"distinct_url_domains": 0.06, "source_diversity": 0.06}
 #: One account's tweets in the shapes the generator does not make: a truncated tweet with ``extended_tweet``,
-#: display ranges, a quote, a retweet, escaped text, a ``www.`` link.
+#: display ranges, a quote, a retweet, escaped text. (Too few links for the distinct domains to be known.)
 API_SHAPES = ("v11_classic.json", "v11_extended_compat.json", "v11_reply_extended_mode.json", "v11_quote.json",
               "v11_retweet.json")
 
