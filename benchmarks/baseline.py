@@ -157,11 +157,9 @@ class NaiveAccount:
         u = self.user
         n = self.n.get()
         x: dict[str, float] = {}
-        for name, field in (("statuses_count", "statuses_count"), ("followers_count", "followers_count"),
-                            ("friends_count", "friends_count"), ("favourites_count", "favourites_count"),
-                            ("listed_count", "listed_count")):
-            if u.get(field) is not None:
-                x[name] = float(u[field])
+        for name in ("statuses_count", "followers_count", "friends_count", "favourites_count", "listed_count"):
+            if u.get(name) is not None:
+                x[name] = float(u[name])
         for name in ("default_profile", "profile_use_background_image", "verified"):
             if u.get(name) is not None:
                 x[name] = float(bool(u[name]))
