@@ -41,7 +41,7 @@ run on either core (step 2).
    in it over its length. So the window leaves out start-up (imports, model
    restore, group join) and the tail (final commit, idle exit), and holds all
    the work on the input: most of the stream's labels fall after its last
-   tweet in event time, and learning them takes botwatch 4 to 6 s (when
+   tweet in event time, and the work on them takes botwatch 1.5 to 2.1 s (when
    the window ended with the tweets, whether that work fell inside it
    depended on which tweet was processed last). The window is also cut at
    the sample where the tweet count reaches its total, to the sampling
