@@ -109,7 +109,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("metrics-addr", "127.0.0.1", "address /metrics binds to", commands=("consume",)),
     Option("batch-size", 1000, "messages per consume() call", int, ("consume",), _positive, "a positive integer"),
     Option("poll-timeout", 0.2, "seconds one consume() call may wait", float, ("consume",), _positive, "a positive number of seconds"),
-    Option("checkpoint-interval", 1.0, "seconds between transaction commits (at least: the next starts once the previous has returned); flags become readable when committed, so a shorter interval gives sooner flags at a lower full-load rate (README, Latency)", float, ("consume",), _non_negative, "seconds >= 0"),
+    Option("checkpoint-interval", 1.0, "seconds between transaction commits (at least: the next starts once the "
+           "previous has returned); flags become readable when committed, so a shorter interval gives sooner flags at "
+           "a lower full-load rate (README, Latency)", float, ("consume",), _non_negative, "seconds >= 0"),
     Option("delivery", "exactly-once", "exactly-once (transactions) or at-least-once", commands=("consume", "bench"),
            check=lambda v: v in ("exactly-once", "at-least-once"), expect="exactly-once or at-least-once"),
     Option("offset-reset", "earliest", "where to start when the group has no committed offset or the broker no longer "
